@@ -1,0 +1,12 @@
+'use strict'
+
+// The public entry point: the native class, exported the way 1.x exported it
+// (`module.exports` is the class), plus `.default` and `.SharedMemory` for ES
+// module and named imports. The generated loader `binding.js` finds the
+// compiled addon for this platform.
+const { SharedMemory } = require('./binding.js')
+
+SharedMemory.default = SharedMemory
+SharedMemory.SharedMemory = SharedMemory
+
+module.exports = SharedMemory

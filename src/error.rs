@@ -1,0 +1,155 @@
+//! Every error JavaScript can see, and the one place where OS errors become JS errors.
+//!
+//! JS gets a `TypeError` for a wrong argument type, a `RangeError` for a number outside its range,
+//! and an `Error` with a stable `code` for everything else. Messages name the block.
+
+use std::fmt;
+use std::io;
+
+use napi::bindgen_prelude::{JsError, JsRangeError, JsTypeError};
+use napi::{Env, Status};
+
+use crate::name::NameError;
+
+/// What fallible code returns before the `#[napi]` layer throws it.
+pub type ShmResult<T> = std::result::Result<T, ShmError>;
+
+#[derive(Debug)]
+pub enum ShmError {
+  /// An argument of the wrong type: `TypeError`, code `ERR_INVALID_ARG_TYPE`.
+  InvalidArgType(String),
+  /// A number outside its range: `RangeError`, code `ERR_OUT_OF_RANGE`.
+  OutOfRange(String),
+  InvalidName {
+    name: String,
+    reason: String,
+  },
+  Exists {
+    name: String,
+    source: io::Error,
+  },
+  NotFound {
+    name: String,
+    source: io::Error,
+  },
+  /// Data bigger than the block, or an attach size bigger than the block.
+  TooLarge(String),
+  Access {
+    name: String,
+    source: io::Error,
+  },
+  NoSpace {
+    name: String,
+    source: io::Error,
+  },
+  Os {
+    name: String,
+    source: io::Error,
+  },
+}
+
+impl ShmError {
+  /// Maps an error of the OS layer for block `name` to what JS sees.
+  pub fn from_os(name: &str, source: io::Error) -> ShmError {
+    let name = name.to_owned();
+    match source.kind() {
+      io::ErrorKind::AlreadyExists => ShmError::Exists { name, source },
+      io::ErrorKind::NotFound => ShmError::NotFound { name, source },
+      io::ErrorKind::PermissionDenied => ShmError::Access { name, source },
+      io::ErrorKind::StorageFull => ShmError::NoSpace { name, source },
+      io::ErrorKind::InvalidFilename => ShmError::InvalidName {
+        reason: format!("the OS refused it: {source}"),
+        name,
+      },
+      // mmap's ENOMEM: no room in the address space for a mapping of that size.
+      io::ErrorKind::OutOfMemory | io::ErrorKind::FileTooLarge => ShmError::OutOfRange(format!(
+        "shared memory block \"{name}\" is larger than this process can map: {source}"
+      )),
+      _ => ShmError::Os { name, source },
+    }
+  }
+
+  pub fn invalid_name(name: &str, reason: NameError) -> ShmError {
+    ShmError::InvalidName {
+      name: name.to_owned(),
+      reason: reason.to_string(),
+    }
+  }
+
+  /// The stable `error.code` JS sees.
+  pub fn code(&self) -> &'static str {
+    match self {
+      ShmError::InvalidArgType(_) => "ERR_INVALID_ARG_TYPE",
+      ShmError::OutOfRange(_) => "ERR_OUT_OF_RANGE",
+      ShmError::InvalidName { .. } => "ERR_SHM_INVALID_NAME",
+      ShmError::Exists { .. } => "ERR_SHM_EXISTS",
+      ShmError::NotFound { .. } => "ERR_SHM_NOT_FOUND",
+      ShmError::TooLarge(_) => "ERR_SHM_TOO_LARGE",
+      ShmError::Access { .. } => "ERR_SHM_ACCESS",
+      ShmError::NoSpace { .. } => "ERR_SHM_NO_SPACE",
+      ShmError::Os { .. } => "ERR_SHM_OS",
+    }
+  }
+
+  /// Throws this error as the right JS class with its `code`, and returns the marker that tells
+  /// napi-rs an exception is already pending.
+  pub fn throw(self, env: &Env) -> napi::Error {
+    let error = napi::Error::new(self.code().to_owned(), self.to_string());
+    // SAFETY: `env` is the live environment of the current call, on the JS thread.
+    unsafe {
+      match self {
+        ShmError::InvalidArgType(_) => JsTypeError::from(error).throw_into(env.raw()),
+        ShmError::OutOfRange(_) => JsRangeError::from(error).throw_into(env.raw()),
+        _ => JsError::from(error).throw_into(env.raw()),
+      }
+    }
+    napi::Error::new(Status::PendingException, String::new())
+  }
+}
+
+impl fmt::Display for ShmError {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match self {
+      ShmError::InvalidArgType(message) | ShmError::OutOfRange(message) => f.write_str(message),
+      ShmError::TooLarge(message) => f.write_str(message),
+      ShmError::InvalidName { name, reason } => {
+        write!(f, "invalid shared memory block name \"{name}\": {reason}")
+      }
+      ShmError::Exists { name, source } => {
+        write!(f, "shared memory block \"{name}\" already exists: {source}")
+      }
+      ShmError::NotFound { name, source } => {
+        write!(f, "shared memory block \"{name}\" does not exist: {source}")
+      }
+      ShmError::Access { name, source } => {
+        write!(f, "no permission for shared memory block \"{name}\": {source}")
+      }
+      ShmError::NoSpace { name, source } => write!(
+        f,
+        "not enough space for shared memory block \"{name}\": {source} (on Linux, /dev/shm may be full or too small)"
+      ),
+      ShmError::Os { name, source } => write!(f, "shared memory block \"{name}\": {source}"),
+    }
+  }
+}
+
+/// `?` in the `#[napi]` layer: throw a [`ShmError`] with its JS class.
+pub trait OrThrow<T> {
+  fn or_throw(self, env: &Env) -> napi::Result<T>;
+}
+
+impl<T> OrThrow<T> for Result<T, ShmError> {
+  fn or_throw(self, env: &Env) -> napi::Result<T> {
+    self.map_err(|e| e.throw(env))
+  }
+}
+
+/// A failed napi call (never expected in practice) surfaces as an `ERR_SHM_OS` error.
+impl From<napi::Error> for ShmError {
+  fn from(error: napi::Error) -> ShmError {
+    ShmError::Os {
+      name: String::new(),
+      source: io::Error::other(error.reason),
+    }
+  }
+}

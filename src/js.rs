@@ -1,0 +1,253 @@
+//! Reading JS arguments and making JS values, with the exact error class for every wrong input.
+//!
+//! The `#[napi]` layer takes its arguments as [`Unknown`] and converts them here, because napi-rs's
+//! own conversions throw plain `Error`s where users expect a `TypeError` or `RangeError`.
+
+use std::ffi::c_void;
+use std::ptr;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+
+use crate::error::{ShmError, ShmResult};
+
+/// `Number.MAX_SAFE_INTEGER`.
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+fn type_name(value: &Unknown) -> &'static str {
+  match value.get_type() {
+    Ok(ValueType::Undefined) => "undefined",
+    Ok(ValueType::Null) => "null",
+    Ok(ValueType::Boolean) => "a boolean",
+    Ok(ValueType::Number) => "a number",
+    Ok(ValueType::String) => "a string",
+    Ok(ValueType::Symbol) => "a symbol",
+    Ok(ValueType::Object) => "an object",
+    Ok(ValueType::Function) => "a function",
+    Ok(ValueType::BigInt) => "a bigint",
+    _ => "an unknown value",
+  }
+}
+
+pub fn wrong_type(what: &str, expected: &str, got: &Unknown) -> ShmError {
+  ShmError::InvalidArgType(format!("{what} must be {expected}, got {}", type_name(got)))
+}
+
+/// A string argument.
+pub fn string(value: &Unknown, what: &str) -> ShmResult<String> {
+  if value.get_type()? != ValueType::String {
+    return Err(wrong_type(what, "a string", value));
+  }
+  // SAFETY: the value was just checked to be a string.
+  Ok(unsafe { String::from_napi_value(value.value().env, value.raw()) }?)
+}
+
+/// An optional boolean argument: `undefined` means `default`.
+pub fn optional_bool(value: &Unknown, what: &str, default: bool) -> ShmResult<bool> {
+  match value.get_type()? {
+    ValueType::Undefined => Ok(default),
+    // SAFETY: the value was just checked to be a boolean.
+    ValueType::Boolean => Ok(unsafe { bool::from_napi_value(value.value().env, value.raw()) }?),
+    _ => Err(wrong_type(what, "a boolean", value)),
+  }
+}
+
+/// A number argument, as an `f64`.
+fn number(value: &Unknown, what: &str) -> ShmResult<f64> {
+  if value.get_type()? != ValueType::Number {
+    return Err(wrong_type(what, "a number", value));
+  }
+  // SAFETY: the value was just checked to be a number.
+  Ok(unsafe { f64::from_napi_value(value.value().env, value.raw()) }?)
+}
+
+/// A block size: a positive safe integer that fits this process's address space.
+pub fn size(value: &Unknown, what: &str) -> ShmResult<usize> {
+  let n = number(value, what)?;
+  if !(n >= 1.0 && n <= MAX_SAFE_INTEGER && n.fract() == 0.0) {
+    return Err(ShmError::OutOfRange(format!(
+      "{what} must be a positive safe integer, got {}",
+      display_number(n)
+    )));
+  }
+  // `isize::MAX` is the largest object Rust (and mmap) can address.
+  if n > isize::MAX as f64 {
+    return Err(ShmError::OutOfRange(format!(
+      "{what} {n} is larger than this process can map"
+    )));
+  }
+  Ok(n as usize)
+}
+
+/// Writes `-0` as JS does not (`0`), so messages show what the caller passed.
+fn display_number(n: f64) -> String {
+  if n == 0.0 && n.is_sign_negative() {
+    "-0".to_owned()
+  } else {
+    n.to_string()
+  }
+}
+
+/// Binary data borrowed from JS: a Buffer, any TypedArray, a DataView or an ArrayBuffer.
+///
+/// It is a raw pointer, not a slice, because the JS memory may be the block itself (a view of
+/// it), which Rust writes through another pointer.
+#[derive(Clone, Copy)]
+pub struct JsBytes {
+  pub ptr: *const u8,
+  pub len: usize,
+}
+
+/// The bytes of `value` if it is binary data, `None` for any other value.
+///
+/// The pointer stays valid while the JS value is alive and not detached or resized, which holds
+/// for the rest of the current native call: no JS runs in between.
+pub fn bytes(value: &Unknown) -> ShmResult<Option<JsBytes>> {
+  let env = value.value().env;
+  let raw = value.raw();
+  let mut is = false;
+  // SAFETY (all calls below): `env` and `raw` come from the live arguments of the current call,
+  // and every out-pointer points at a local of the type napi documents.
+  check(unsafe { sys::napi_is_typedarray(env, raw, &mut is) })?;
+  if is {
+    let mut kind = 0;
+    let mut length = 0usize;
+    let mut data: *mut c_void = ptr::null_mut();
+    check(unsafe {
+      sys::napi_get_typedarray_info(
+        env,
+        raw,
+        &mut kind,
+        &mut length,
+        &mut data,
+        ptr::null_mut(),
+        ptr::null_mut(),
+      )
+    })?;
+    // Element sizes of napi_typedarray_type; 11 is Float16Array (Node 24).
+    let element = match kind {
+      0..=2 => 1,
+      3 | 4 | 11 => 2,
+      5..=7 => 4,
+      8..=10 => 8,
+      _ => return Ok(None),
+    };
+    return Ok(Some(JsBytes::new(data, length * element)));
+  }
+  check(unsafe { sys::napi_is_dataview(env, raw, &mut is) })?;
+  if is {
+    let mut length = 0usize;
+    let mut data: *mut c_void = ptr::null_mut();
+    check(unsafe {
+      sys::napi_get_dataview_info(
+        env,
+        raw,
+        &mut length,
+        &mut data,
+        ptr::null_mut(),
+        ptr::null_mut(),
+      )
+    })?;
+    return Ok(Some(JsBytes::new(data, length)));
+  }
+  check(unsafe { sys::napi_is_arraybuffer(env, raw, &mut is) })?;
+  if is {
+    let mut length = 0usize;
+    let mut data: *mut c_void = ptr::null_mut();
+    check(unsafe { sys::napi_get_arraybuffer_info(env, raw, &mut data, &mut length) })?;
+    return Ok(Some(JsBytes::new(data, length)));
+  }
+  Ok(None)
+}
+
+impl JsBytes {
+  fn new(data: *mut c_void, len: usize) -> JsBytes {
+    // A detached or empty buffer may report a null pointer; keep it valid for a 0-byte copy.
+    let ptr = if data.is_null() {
+      ptr::NonNull::<u8>::dangling().as_ptr()
+    } else {
+      data.cast::<u8>()
+    };
+    JsBytes {
+      ptr,
+      len: if data.is_null() { 0 } else { len },
+    }
+  }
+}
+
+/// The length in bytes of the UTF-8 encoding of the JS string `value` (lone surrogates count as
+/// the 3 bytes of U+FFFD, as they are written).
+pub fn utf8_len(value: &Unknown) -> ShmResult<usize> {
+  let mut len = 0usize;
+  // SAFETY: `value` is a live string argument; a null buffer asks only for the length.
+  check(unsafe {
+    sys::napi_get_value_string_utf8(value.value().env, value.raw(), ptr::null_mut(), 0, &mut len)
+  })?;
+  Ok(len)
+}
+
+/// Encodes the JS string `value` as UTF-8 into `dst`, writing at most `capacity - 1` bytes and a
+/// terminating NUL; returns the bytes written without the NUL. Never writes a partial character.
+///
+/// # Safety
+/// `dst` must be valid for writes of `capacity` bytes, and `capacity` must be at least 1.
+pub unsafe fn write_utf8(value: &Unknown, dst: *mut u8, capacity: usize) -> ShmResult<usize> {
+  let mut written = 0usize;
+  // SAFETY: the caller guarantees `dst` is writable for `capacity` bytes; napi writes no more.
+  check(unsafe {
+    sys::napi_get_value_string_utf8(
+      value.value().env,
+      value.raw(),
+      dst.cast(),
+      capacity,
+      &mut written,
+    )
+  })?;
+  Ok(written)
+}
+
+/// A JS string decoded from `bytes` as UTF-8, invalid sequences replaced by U+FFFD.
+///
+/// `bytes` must be private memory: V8 reads its input twice (length, then decode) and must see the
+/// same bytes both times, which shared memory cannot promise.
+pub fn string_from_utf8<'env>(env: &'env Env, bytes: &[u8]) -> ShmResult<Unknown<'env>> {
+  let mut value = ptr::null_mut();
+  // SAFETY: `bytes` is valid for reads of its length and is not changed during the call.
+  check(unsafe {
+    sys::napi_create_string_utf8(
+      env.raw(),
+      bytes.as_ptr().cast(),
+      bytes.len() as isize,
+      &mut value,
+    )
+  })?;
+  // SAFETY: `value` is the string napi just created in this environment.
+  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
+}
+
+/// A new Buffer holding a copy of `len` bytes at `src`.
+///
+/// # Safety
+/// `src` must be valid for reads of `len` bytes for the duration of the call.
+pub unsafe fn buffer_copy<'env>(
+  env: &'env Env,
+  src: *const u8,
+  len: usize,
+) -> ShmResult<Unknown<'env>> {
+  let mut value = ptr::null_mut();
+  // SAFETY: the caller guarantees `src` is readable for `len` bytes; napi copies them into a new
+  // Buffer (a plain memcpy, so bytes changed meanwhile by another process are only copied).
+  check(unsafe {
+    sys::napi_create_buffer_copy(env.raw(), len, src.cast(), ptr::null_mut(), &mut value)
+  })?;
+  // SAFETY: `value` is the Buffer napi just created in this environment.
+  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
+}
+
+fn check(status: sys::napi_status) -> ShmResult<()> {
+  if status == sys::Status::napi_ok {
+    Ok(())
+  } else {
+    Err(napi::Error::from_status(Status::from(status)).into())
+  }
+}

@@ -1,0 +1,149 @@
+//! POSIX shared memory: `shm_open` + `ftruncate` + `mmap(MAP_SHARED)`, through `rustix`.
+
+use std::ffi::c_void;
+use std::io;
+use std::ptr::{self, NonNull};
+
+use rustix::fs::{fchmod, fstat, ftruncate, Mode};
+use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+use rustix::shm;
+
+use super::Access;
+
+/// A POSIX shared-memory object mapped with `MAP_SHARED`.
+#[derive(Debug)]
+pub struct Segment {
+  ptr: NonNull<c_void>,
+  len: usize,
+}
+
+// SAFETY: `Segment` owns a `MAP_SHARED` mapping that is only unmapped by its own `Drop`; the
+// pointer is never exposed as a Rust reference with aliasing guarantees, and `munmap` may be
+// called from any thread.
+unsafe impl Send for Segment {}
+// SAFETY: see `Send`: `&Segment` only gives out the address and length.
+unsafe impl Sync for Segment {}
+
+impl Segment {
+  /// Creates the object `os_name` exclusively with `len` bytes and permission bits `mode`, and
+  /// maps it read-write. The pages are reserved up front where the OS allows it, so that a full
+  /// `/dev/shm` is an error here instead of a SIGBUS on first write. On failure nothing is left
+  /// behind.
+  pub fn create(os_name: &str, len: usize, mode: u32) -> io::Result<Segment> {
+    let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
+    let fd = shm::open(os_name, flags, Mode::from_raw_mode(mode as _))?;
+    let made = (|| {
+      // `shm_open` applies the umask; `fchmod` sets exactly the bits asked for.
+      fchmod(&fd, Mode::from_raw_mode(mode as _))?;
+      let size = u64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+      ftruncate(&fd, size)?;
+      reserve(&fd, size)?;
+      Segment::map(&fd, len, Access::ReadWrite)
+    })();
+    if made.is_err() {
+      // The create failed part-way: remove the object we made. An error here cannot be reported
+      // better than the first one, which the caller gets.
+      let _ = shm::unlink(os_name);
+    }
+    made
+  }
+
+  /// Attaches to the existing object `os_name` and maps all of it, as `fstat` reports its size.
+  pub fn open(os_name: &str, access: Access) -> io::Result<Segment> {
+    let flags = match access {
+      Access::ReadWrite => shm::OFlags::RDWR,
+      Access::ReadOnly => shm::OFlags::RDONLY,
+    };
+    let fd = shm::open(os_name, flags, Mode::empty())?;
+    let size = fstat(&fd)?.st_size;
+    let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+    Segment::map(&fd, len, access)
+  }
+
+  fn map(fd: &rustix::fd::OwnedFd, len: usize, access: Access) -> io::Result<Segment> {
+    if len == 0 {
+      // mmap(2) refuses a zero length; an empty object maps to an empty segment.
+      return Ok(Segment {
+        ptr: NonNull::dangling(),
+        len: 0,
+      });
+    }
+    let prot = match access {
+      Access::ReadWrite => ProtFlags::READ | ProtFlags::WRITE,
+      Access::ReadOnly => ProtFlags::READ,
+    };
+    // SAFETY: a fresh mapping chosen by the kernel (null hint, no MAP_FIXED) cannot overlap any
+    // memory Rust knows about. `fd` is open for the duration of the call; the mapping stays valid
+    // after `fd` is closed, as POSIX specifies for mmap.
+    let ptr = unsafe { mmap(ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }?;
+    let ptr = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+    Ok(Segment { ptr, len })
+  }
+
+  /// The first byte of the mapping (dangling when the length is 0).
+  pub fn as_ptr(&self) -> *mut u8 {
+    self.ptr.as_ptr().cast()
+  }
+
+  /// The mapped length in bytes.
+  pub fn len(&self) -> usize {
+    self.len
+  }
+}
+
+impl Drop for Segment {
+  fn drop(&mut self) {
+    if self.len == 0 {
+      return;
+    }
+    // SAFETY: `ptr`/`len` are exactly what `mmap` returned, and `Drop` runs once, so the range is
+    // still mapped. Owners guarantee that no JS or Rust value can reach it afterwards (the
+    // segment is shared through an `Arc` held by every view). munmap can only fail for an
+    // invalid range, which these are not; there is nothing useful to do with an error in drop.
+    let _ = unsafe { munmap(self.ptr.as_ptr(), self.len) };
+  }
+}
+
+/// Allocates the object's pages now, so that running out of space is `ENOSPC` here instead of a
+/// SIGBUS when the page is first touched (a tmpfs such as Docker's 64 MB `/dev/shm`).
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn reserve(fd: &rustix::fd::OwnedFd, size: u64) -> io::Result<()> {
+  if size == 0 {
+    return Ok(());
+  }
+  match rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, size) {
+    Ok(()) => Ok(()),
+    // File systems that cannot preallocate (and FreeBSD's shm before 14) have no sparse-page
+    // failure mode to protect against either.
+    Err(e)
+      if e == rustix::io::Errno::OPNOTSUPP
+        || e == rustix::io::Errno::INVAL
+        || e == rustix::io::Errno::NODEV =>
+    {
+      Ok(())
+    }
+    Err(e) => Err(e.into()),
+  }
+}
+
+/// macOS backs POSIX shm with anonymous memory and has no `fallocate`; there is no tmpfs size
+/// limit to hit.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn reserve(_fd: &rustix::fd::OwnedFd, _size: u64) -> io::Result<()> {
+  Ok(())
+}
+
+/// Removes the name `os_name`; processes that have the object mapped keep their mappings.
+pub fn unlink(os_name: &str) -> io::Result<()> {
+  Ok(shm::unlink(os_name)?)
+}
+
+/// Whether an object named `os_name` exists (also when we may not open it).
+pub fn exists(os_name: &str) -> io::Result<bool> {
+  match shm::open(os_name, shm::OFlags::RDONLY, Mode::empty()) {
+    Ok(_) => Ok(true),
+    Err(rustix::io::Errno::NOENT) => Ok(false),
+    Err(rustix::io::Errno::ACCESS) => Ok(true),
+    Err(e) => Err(e.into()),
+  }
+}

@@ -1,0 +1,43 @@
+//! Platforms without POSIX shared memory or Windows file mappings: every call fails cleanly.
+
+use std::io;
+
+use super::Access;
+
+fn unsupported() -> io::Error {
+  io::Error::new(
+    io::ErrorKind::Unsupported,
+    "shared memory is not supported on this platform",
+  )
+}
+
+#[derive(Debug)]
+pub struct Segment {
+  never: std::convert::Infallible,
+}
+
+impl Segment {
+  pub fn create(_os_name: &str, _len: usize, _mode: u32) -> io::Result<Segment> {
+    Err(unsupported())
+  }
+
+  pub fn open(_os_name: &str, _access: Access) -> io::Result<Segment> {
+    Err(unsupported())
+  }
+
+  pub fn as_ptr(&self) -> *mut u8 {
+    match self.never {}
+  }
+
+  pub fn len(&self) -> usize {
+    match self.never {}
+  }
+}
+
+pub fn unlink(_os_name: &str) -> io::Result<()> {
+  Err(unsupported())
+}
+
+pub fn exists(_os_name: &str) -> io::Result<bool> {
+  Err(unsupported())
+}
