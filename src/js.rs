@@ -64,7 +64,7 @@ fn number(value: &Unknown, what: &str) -> ShmResult<f64> {
 /// A block size: a positive safe integer that fits this process's address space.
 pub fn size(value: &Unknown, what: &str) -> ShmResult<usize> {
   let n = number(value, what)?;
-  if !(n >= 1.0 && n <= MAX_SAFE_INTEGER && n.fract() == 0.0) {
+  if !((1.0..=MAX_SAFE_INTEGER).contains(&n) && n.fract() == 0.0) {
     return Err(ShmError::OutOfRange(format!(
       "{what} must be a positive safe integer, got {}",
       display_number(n)
@@ -103,16 +103,17 @@ pub struct JsBytes {
 /// The pointer stays valid while the JS value is alive and not detached or resized, which holds
 /// for the rest of the current native call: no JS runs in between.
 pub fn bytes(value: &Unknown) -> ShmResult<Option<JsBytes>> {
-  let env = value.value().env;
-  let raw = value.raw();
+  let (env, raw) = (value.value().env, value.raw());
+  let mut data: *mut c_void = ptr::null_mut();
+  let mut length = 0usize;
   let mut is = false;
-  // SAFETY (all calls below): `env` and `raw` come from the live arguments of the current call,
-  // and every out-pointer points at a local of the type napi documents.
+  // SAFETY: `env` and `raw` are the live environment and argument of the current call, and `is`
+  // is the `bool` napi writes.
   check(unsafe { sys::napi_is_typedarray(env, raw, &mut is) })?;
   if is {
     let mut kind = 0;
-    let mut length = 0usize;
-    let mut data: *mut c_void = ptr::null_mut();
+    // SAFETY: `raw` is a live typed array of the current call; the out-pointers point at locals
+    // of the types napi documents, and the unused ones are null, which napi allows.
     check(unsafe {
       sys::napi_get_typedarray_info(
         env,
@@ -134,10 +135,12 @@ pub fn bytes(value: &Unknown) -> ShmResult<Option<JsBytes>> {
     };
     return Ok(Some(JsBytes::new(data, length * element)));
   }
+  let mut is = false;
+  // SAFETY: `env` and `raw` are the live environment and argument of the current call, and `is`
+  // is the `bool` napi writes.
   check(unsafe { sys::napi_is_dataview(env, raw, &mut is) })?;
   if is {
-    let mut length = 0usize;
-    let mut data: *mut c_void = ptr::null_mut();
+    // SAFETY: `raw` is a live DataView of the current call; as above for the out-pointers.
     check(unsafe {
       sys::napi_get_dataview_info(
         env,
@@ -150,10 +153,12 @@ pub fn bytes(value: &Unknown) -> ShmResult<Option<JsBytes>> {
     })?;
     return Ok(Some(JsBytes::new(data, length)));
   }
+  let mut is = false;
+  // SAFETY: `env` and `raw` are the live environment and argument of the current call, and `is`
+  // is the `bool` napi writes.
   check(unsafe { sys::napi_is_arraybuffer(env, raw, &mut is) })?;
   if is {
-    let mut length = 0usize;
-    let mut data: *mut c_void = ptr::null_mut();
+    // SAFETY: `raw` is a live ArrayBuffer of the current call; as above for the out-pointers.
     check(unsafe { sys::napi_get_arraybuffer_info(env, raw, &mut data, &mut length) })?;
     return Ok(Some(JsBytes::new(data, length)));
   }

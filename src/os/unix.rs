@@ -30,7 +30,7 @@ impl Segment {
   /// `/dev/shm` is an error here instead of a SIGBUS on first write. On failure nothing is left
   /// behind.
   pub fn create(os_name: &str, len: usize, mode: u32) -> io::Result<Segment> {
-    let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
+    let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR | no_follow();
     let fd = shm::open(os_name, flags, Mode::from_raw_mode(mode as _))?;
     let made = (|| {
       // `shm_open` applies the umask; `fchmod` sets exactly the bits asked for.
@@ -50,10 +50,11 @@ impl Segment {
 
   /// Attaches to the existing object `os_name` and maps all of it, as `fstat` reports its size.
   pub fn open(os_name: &str, access: Access) -> io::Result<Segment> {
-    let flags = match access {
-      Access::ReadWrite => shm::OFlags::RDWR,
-      Access::ReadOnly => shm::OFlags::RDONLY,
-    };
+    let flags = no_follow()
+      | match access {
+        Access::ReadWrite => shm::OFlags::RDWR,
+        Access::ReadOnly => shm::OFlags::RDONLY,
+      };
     let fd = shm::open(os_name, flags, Mode::empty())?;
     let size = fstat(&fd)?.st_size;
     let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
@@ -104,6 +105,20 @@ impl Drop for Segment {
   }
 }
 
+/// On Linux a POSIX shm object is a file in `/dev/shm`, a directory anyone may write to. glibc's
+/// `shm_open` refuses to follow a symlink planted there (it could point anywhere, such as a file
+/// only we may write); rustix opens the file itself, so ask for the same.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn no_follow() -> shm::OFlags {
+  shm::OFlags::from_bits_retain(rustix::fs::OFlags::NOFOLLOW.bits())
+}
+
+/// Elsewhere shm names are not paths and cannot be symlinks.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn no_follow() -> shm::OFlags {
+  shm::OFlags::empty()
+}
+
 /// Allocates the object's pages now, so that running out of space is `ENOSPC` here instead of a
 /// SIGBUS when the page is first touched (a tmpfs such as Docker's 64 MB `/dev/shm`).
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
@@ -140,10 +155,10 @@ pub fn unlink(os_name: &str) -> io::Result<()> {
 
 /// Whether an object named `os_name` exists (also when we may not open it).
 pub fn exists(os_name: &str) -> io::Result<bool> {
-  match shm::open(os_name, shm::OFlags::RDONLY, Mode::empty()) {
+  match shm::open(os_name, shm::OFlags::RDONLY | no_follow(), Mode::empty()) {
     Ok(_) => Ok(true),
     Err(rustix::io::Errno::NOENT) => Ok(false),
-    Err(rustix::io::Errno::ACCESS) => Ok(true),
+    Err(rustix::io::Errno::ACCESS | rustix::io::Errno::LOOP) => Ok(true),
     Err(e) => Err(e.into()),
   }
 }

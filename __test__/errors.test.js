@@ -1,0 +1,130 @@
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const { SharedMemory, uniqueName, blockExists, runChild, thrown } = require('./helpers')
+
+const isLinux = process.platform === 'linux'
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+
+function expectError(fn, errorClass, code, message) {
+  const error = thrown(fn)
+  assert.equal(error.constructor, errorClass, `${error.constructor.name}: ${error.message}`)
+  assert.equal(error.code, code, error.message)
+  if (message) assert.match(error.message, message)
+  return error
+}
+
+test('creating a block that exists fails with ERR_SHM_EXISTS and names it', () => {
+  const name = uniqueName()
+  const first = new SharedMemory(name, 8)
+  first.data = 'mine'
+  expectError(() => new SharedMemory(name, 8), Error, 'ERR_SHM_EXISTS', new RegExp(`shared memory block "${name}" already exists`))
+  assert.equal(first.data, 'mine')
+})
+
+test('attaching to a missing block fails with ERR_SHM_NOT_FOUND', () => {
+  const name = uniqueName()
+  expectError(() => new SharedMemory(name, 8, false, false), Error, 'ERR_SHM_NOT_FOUND', new RegExp(`"${name}" does not exist`))
+})
+
+test('attaching with a size larger than the block fails with ERR_SHM_TOO_LARGE', () => {
+  const name = uniqueName()
+  const host = new SharedMemory(name, 4096)
+  expectError(() => new SharedMemory(name, 4097, false, false), Error, 'ERR_SHM_TOO_LARGE', /4097/)
+  assert.equal(host.size, 4096)
+})
+
+test('unusable names fail with ERR_SHM_INVALID_NAME', () => {
+  const tooLong = process.platform === 'darwin' ? 31 : 300
+  for (const name of ['', 'a/b', '/abs', '../x', 'a\\b', 'nul\0byte', '.', '..', 'x'.repeat(tooLong)]) {
+    expectError(() => new SharedMemory(name, 8), Error, 'ERR_SHM_INVALID_NAME', /invalid shared memory block name/)
+    expectError(() => new SharedMemory(name, 8, false, false), Error, 'ERR_SHM_INVALID_NAME')
+  }
+})
+
+test('names with dots, dashes, spaces and non-ASCII characters are fine', () => {
+  for (const tag of ['a.b', 'x-y_z', 'with space', 'ünï', '...']) {
+    const name = uniqueName(tag)
+    const memory = new SharedMemory(name, 16)
+    memory.data = tag
+    assert.equal(new SharedMemory(name, 16, false, false).data, tag)
+  }
+})
+
+test('wrong argument types are TypeErrors with ERR_INVALID_ARG_TYPE', () => {
+  const name = uniqueName()
+  const cases = [
+    [undefined, 8],
+    [null, 8],
+    [42, 8],
+    [{}, 8],
+    [name, undefined],
+    [name, null],
+    [name, '8'],
+    [name, 8n],
+    [name, {}],
+    [name, 8, 'yes'],
+    [name, 8, 1],
+    [name, 8, null],
+    [name, 8, false, 'no'],
+    [name, 8, false, 0],
+  ]
+  for (const args of cases) {
+    expectError(() => new SharedMemory(...args), TypeError, 'ERR_INVALID_ARG_TYPE')
+  }
+  assert.equal(blockExists(name), false)
+})
+
+test('sizes that are not positive safe integers are RangeErrors with ERR_OUT_OF_RANGE', () => {
+  const name = uniqueName()
+  for (const size of [0, -0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, Number.MAX_VALUE]) {
+    expectError(() => new SharedMemory(name, size), RangeError, 'ERR_OUT_OF_RANGE', /sizeInBytes/)
+    expectError(() => new SharedMemory(name, size, false, false), RangeError, 'ERR_OUT_OF_RANGE')
+  }
+  assert.equal(blockExists(name), false)
+})
+
+test('a size beyond what the system can hold fails cleanly and leaves nothing behind', () => {
+  // 2^46 bytes (64 TiB) fit the address space of a 64-bit process but no machine's memory.
+  const name = uniqueName()
+  const error = thrown(() => new SharedMemory(name, 2 ** 46))
+  assert.ok(['ERR_SHM_NO_SPACE', 'ERR_OUT_OF_RANGE', 'ERR_SHM_OS'].includes(error.code), `${error.code}: ${error.message}`)
+  assert.match(error.message, new RegExp(`"${name}"`))
+  assert.equal(blockExists(name), false)
+})
+
+test('a block another user owns with mode 0600 fails with ERR_SHM_ACCESS', async (t) => {
+  const name = uniqueName()
+  const host = new SharedMemory(name, 8)
+  if (isRoot) {
+    // root may open anything: try as the unprivileged user `nobody` in a child process.
+    const { code, messages } = await runChild('attach-as-nobody.js', [name])
+    assert.equal(code, 0)
+    assert.deepEqual(messages, [{ code: 'ERR_SHM_ACCESS' }])
+  } else if (isLinux) {
+    fs.chmodSync(path.join('/dev/shm', name), 0)
+    expectError(() => new SharedMemory(name, 8, false, false), Error, 'ERR_SHM_ACCESS', /no permission/)
+  } else {
+    t.skip('needs root, or Linux to change the mode of a block')
+  }
+  assert.equal(host.size, 8)
+})
+
+test('a symlink planted in /dev/shm is never followed (ERR_SHM_OS)', { skip: !isLinux && 'POSIX shm names are paths in /dev/shm only on Linux' }, () => {
+  const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'shm-')), 'secret')
+  fs.writeFileSync(target, 'do not touch')
+  const name = uniqueName()
+  fs.symlinkSync(target, path.join('/dev/shm', name))
+  try {
+    expectError(() => new SharedMemory(name, 4, false, false), Error, 'ERR_SHM_OS', /Too many levels of symbolic links|symbolic/)
+    expectError(() => new SharedMemory(name, 4), Error, 'ERR_SHM_EXISTS')
+    assert.equal(fs.readFileSync(target, 'utf8'), 'do not touch')
+  } finally {
+    fs.rmSync(path.dirname(target), { recursive: true, force: true })
+  }
+})
