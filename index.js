@@ -9,4 +9,16 @@ const { SharedMemory } = require('./binding.js')
 SharedMemory.default = SharedMemory
 SharedMemory.SharedMemory = SharedMemory
 
+// `using memory = new SharedMemory(...)` closes the block at the end of the
+// scope, where the runtime has explicit resource management.
+if (typeof Symbol.dispose === 'symbol') {
+  Object.defineProperty(SharedMemory.prototype, Symbol.dispose, {
+    value: function dispose() {
+      this.close()
+    },
+    writable: true,
+    configurable: true,
+  })
+}
+
 module.exports = SharedMemory

@@ -1,11 +1,16 @@
-//! A shared-memory block as this process sees it: the mapped segment, its size, bounds-checked
-//! copies in and out, and removal of the name when the creating side is done with it.
+//! A shared-memory block as this process sees it: the mapped segment, its size, copies in and
+//! out, and removal of the name when the creating side is done with it.
 
 use std::io;
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::os::{self, Access, Segment};
+use crate::os::{Access, Segment};
+
+/// How long an attach waits for a block that another process is still creating (its size is 0
+/// until its pages are allocated).
+const CREATION_WAIT: Duration = Duration::from_secs(1);
 
 /// One block, owned by one `SharedMemory` object.
 ///
@@ -16,31 +21,66 @@ pub struct Block {
   segment: Arc<Segment>,
   os_name: String,
   size: usize,
+  access: Access,
   /// The creating side removes the name when it is done, as 1.x did on garbage collection.
   unlink_on_drop: bool,
 }
 
 impl Block {
-  /// Creates the block `os_name` exclusively with `size` bytes.
+  /// Creates the block `os_name` exclusively with `size` bytes and permission bits `mode`.
   pub fn create(os_name: &str, size: usize, mode: u32) -> io::Result<Block> {
     let segment = Segment::create(os_name, size, mode)?;
     Ok(Block {
       segment: Arc::new(segment),
       os_name: os_name.to_owned(),
       size,
+      access: Access::ReadWrite,
       unlink_on_drop: true,
     })
   }
 
-  /// Attaches to the existing block `os_name`, all of it as the OS reports its size.
+  /// Attaches to the existing block `os_name`, all of it as the OS reports its size. A block of
+  /// size 0 is one that another process is still creating: wait a little for it.
   pub fn open(os_name: &str, access: Access) -> io::Result<Block> {
-    let segment = Segment::open(os_name, access)?;
+    let started = Instant::now();
+    let segment = loop {
+      let segment = Segment::open(os_name, access)?;
+      if segment.len() > 0 || started.elapsed() > CREATION_WAIT {
+        break segment;
+      }
+      std::thread::sleep(Duration::from_millis(1));
+    };
     Ok(Block {
       size: segment.len(),
       segment: Arc::new(segment),
       os_name: os_name.to_owned(),
+      access,
       unlink_on_drop: false,
     })
+  }
+
+  /// Creates the block, or attaches to it if it exists; says which. Two processes doing this at
+  /// once end up with one creator and one attacher: creation is exclusive, and a block removed
+  /// between the two steps is simply tried again.
+  pub fn create_or_open(
+    os_name: &str,
+    size: usize,
+    mode: u32,
+    access: Access,
+  ) -> io::Result<(Block, bool)> {
+    let mut attempts = 0;
+    loop {
+      match Block::create(os_name, size, mode) {
+        Ok(block) => return Ok((block, true)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+      }
+      match Block::open(os_name, access) {
+        Ok(block) => return Ok((block, false)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 100 => attempts += 1,
+        Err(e) => return Err(e),
+      }
+    }
   }
 
   /// Uses only the first `size` bytes of the block (the size asked for when attaching).
@@ -54,60 +94,92 @@ impl Block {
     self.size
   }
 
-  pub fn os_name(&self) -> &str {
-    &self.os_name
+  pub fn is_read_only(&self) -> bool {
+    self.access == Access::ReadOnly
   }
 
-  /// Copies `len` bytes from `src` to `offset` in the block. The caller checks the range first
-  /// (see [`range`]).
+  /// The mapping, for a view that must keep it alive.
+  pub fn segment(&self) -> &Arc<Segment> {
+    &self.segment
+  }
+
+  /// Removes the block's name now, if it still names this block, and no longer on drop.
+  pub fn unlink(&mut self) -> io::Result<bool> {
+    self.unlink_on_drop = false;
+    self.segment.unlink_if_same(&self.os_name)
+  }
+
+  /// Copies `len` bytes from `src` to `offset` in the block.
   ///
   /// # Safety
   /// `src` must be valid for reads of `len` bytes. It may point into this block itself: the copy
   /// is a `memmove`.
+  ///
+  /// # Panics
+  /// If the block is read-only or the range is outside it: callers check both first.
   pub unsafe fn write(&self, offset: usize, src: *const u8, len: usize) {
-    let range = range(offset, len, self.size).expect("range checked by the caller");
-    // SAFETY: `range` lies inside the mapping (`size <= segment.len()`), which stays mapped while
-    // `self` holds the segment; the caller guarantees `src` is readable for `len` bytes; `copy`
-    // allows the two to overlap. The mapping is shared, so another process may write the same
-    // bytes at the same time: the bytes are plain data, and no Rust code relies on them.
-    unsafe { std::ptr::copy(src, self.segment.as_ptr().add(range.start), len) }
+    let dst = self.writable_range(offset, len);
+    // SAFETY: `dst` lies inside the writable mapping, which stays mapped while `self` holds the
+    // segment; the caller guarantees `src` is readable for `len` bytes; `copy` allows the two to
+    // overlap. Another process may write the same bytes at the same time: they are plain data,
+    // and no Rust code relies on them.
+    unsafe { std::ptr::copy(src, self.segment.as_ptr().add(dst.start), len) }
   }
 
-  /// The address of byte `offset`, for callers that write in place (string encoding). The caller
-  /// checks the range first and writes only inside it.
-  pub fn ptr_at(&self, offset: usize) -> *mut u8 {
-    assert!(offset <= self.size, "offset checked by the caller");
-    // SAFETY: `offset <= size <= segment.len()`: the result is inside the mapping or one past it.
-    unsafe { self.segment.as_ptr().add(offset) }
+  /// The address of byte `offset`, for a caller that encodes in place and writes only inside
+  /// `offset..offset + len`.
+  ///
+  /// # Panics
+  /// If the block is read-only or the range is outside it.
+  pub fn ptr_for_write(&self, offset: usize, len: usize) -> *mut u8 {
+    let dst = self.writable_range(offset, len);
+    // SAFETY: `dst.start <= size <= segment.len()`: inside the mapping or one past it.
+    unsafe { self.segment.as_ptr().add(dst.start) }
+  }
+
+  fn writable_range(&self, offset: usize, len: usize) -> Range<usize> {
+    assert!(!self.is_read_only(), "write to a read-only block");
+    range(offset, len, self.size).expect("range checked by the caller")
   }
 
   /// The length of the string at `offset`: up to the first NUL, at most `max` bytes.
+  ///
+  /// # Panics
+  /// If the range is outside the block.
   pub fn strlen(&self, offset: usize, max: usize) -> usize {
-    let range = range(offset, max, self.size).expect("range checked by the caller");
-    if range.is_empty() {
+    let span = range(offset, max, self.size).expect("range checked by the caller");
+    if span.is_empty() {
       return 0;
     }
-    // SAFETY: `range` lies inside the mapping, which stays mapped while `self` holds it. Another
+    // SAFETY: `span` lies inside the mapping, which stays mapped while `self` holds it. Another
     // process may change these bytes during the search: every byte value is a valid `u8`, the
-    // slice lives only for this search, and the result is only used as a length within `range`.
-    let bytes = unsafe { std::slice::from_raw_parts(self.ptr_at(range.start), range.len()) };
-    memchr::memchr(0, bytes).unwrap_or(range.len())
+    // slice lives only for this search, and the result is only used as a length within `span`.
+    let bytes =
+      unsafe { std::slice::from_raw_parts(self.segment.as_ptr().add(span.start), span.len()) };
+    memchr::memchr(0, bytes).unwrap_or(span.len())
   }
 
-  /// Copies the bytes at `offset..offset + dst.len()` into `dst`. The caller checks the range.
-  pub fn read(&self, offset: usize, dst: &mut [u8]) {
-    let range = range(offset, dst.len(), self.size).expect("range checked by the caller");
-    // SAFETY: `range` lies inside the mapping, which stays mapped while `self` holds it; `dst` is
-    // private memory of the right length and cannot overlap a mapping we own.
-    unsafe { std::ptr::copy_nonoverlapping(self.ptr_at(range.start), dst.as_mut_ptr(), dst.len()) }
+  /// Copies the `len` bytes at `offset` to `dst`.
+  ///
+  /// # Safety
+  /// `dst` must be valid for writes of `len` bytes; it may point into this block.
+  ///
+  /// # Panics
+  /// If the range is outside the block.
+  pub unsafe fn read(&self, offset: usize, dst: *mut u8, len: usize) {
+    let src = range(offset, len, self.size).expect("range checked by the caller");
+    // SAFETY: `src` lies inside the mapping, which stays mapped while `self` holds it; the caller
+    // guarantees `dst` is writable for `len` bytes; `copy` allows the two to overlap.
+    unsafe { std::ptr::copy(self.segment.as_ptr().add(src.start), dst, len) }
   }
 }
 
 impl Drop for Block {
   fn drop(&mut self) {
     if self.unlink_on_drop {
-      // The name may already be gone (removed by another process); that is the state we want.
-      let _ = os::unlink(&self.os_name);
+      // The name may already be gone, or name another block by now: both are left alone, and
+      // there is no one to report an error to.
+      let _ = self.segment.unlink_if_same(&self.os_name);
     }
   }
 }
@@ -121,6 +193,7 @@ pub fn range(offset: usize, len: usize, size: usize) -> Option<Range<usize>> {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::os;
 
   #[test]
   fn ranges_stay_inside_the_block() {
@@ -136,21 +209,27 @@ mod tests {
     crate::name::os_name(&name, false, crate::name::Platform::CURRENT).unwrap()
   }
 
+  fn write(block: &Block, offset: usize, bytes: &[u8]) {
+    // SAFETY: `bytes` is readable for its length.
+    unsafe { block.write(offset, bytes.as_ptr(), bytes.len()) }
+  }
+
+  fn read(block: &Block, offset: usize, len: usize) -> Vec<u8> {
+    let mut out = vec![0xaa; len];
+    // SAFETY: `out` is writable for `len` bytes.
+    unsafe { block.read(offset, out.as_mut_ptr(), len) };
+    out
+  }
+
   #[test]
   fn a_created_block_is_zeroed_and_shared_with_an_attached_one() {
     let name = unique("share");
     let host = Block::create(&name, 100, 0o600).unwrap();
     let client = Block::open(&name, Access::ReadWrite).unwrap();
     assert!(client.size() >= 100);
-    let mut buf = [1u8; 100];
-    client.read(0, &mut buf);
-    assert_eq!(buf, [0u8; 100]);
-    let msg = b"hello";
-    // SAFETY: `msg` is readable for its length.
-    unsafe { host.write(10, msg.as_ptr(), msg.len()) };
-    let mut out = [0u8; 5];
-    client.read(10, &mut out);
-    assert_eq!(&out, msg);
+    assert_eq!(read(&client, 0, 100), vec![0; 100]);
+    write(&host, 10, b"hello");
+    assert_eq!(read(&client, 10, 5), b"hello");
     assert_eq!(client.strlen(10, 90), 5);
     drop(host);
     assert!(!os::exists(&name).unwrap(), "the host removes the name");
@@ -170,5 +249,42 @@ mod tests {
   fn attaching_to_a_missing_block_is_not_found() {
     let err = Block::open(&unique("missing"), Access::ReadWrite).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
+  }
+
+  #[test]
+  fn create_or_open_creates_once_then_attaches() {
+    let name = unique("either");
+    let (first, created) = Block::create_or_open(&name, 64, 0o600, Access::ReadWrite).unwrap();
+    assert!(created);
+    let (second, created) = Block::create_or_open(&name, 64, 0o600, Access::ReadWrite).unwrap();
+    assert!(!created);
+    write(&second, 0, b"x");
+    assert_eq!(read(&first, 0, 1), b"x");
+  }
+
+  #[test]
+  fn a_host_does_not_remove_a_newer_block_of_the_same_name() {
+    let name = unique("reused");
+    let mut old = Block::create(&name, 8, 0o600).unwrap();
+    assert!(old.unlink().unwrap());
+    let newer = Block::create(&name, 8, 0o600).unwrap();
+    // `old` no longer unlinks on drop; a host that was dropped without unlinking must not remove
+    // the newer block either.
+    old.unlink_on_drop = true;
+    drop(old);
+    assert!(os::exists(&name).unwrap());
+    drop(newer);
+    assert!(!os::exists(&name).unwrap());
+  }
+
+  #[test]
+  fn copies_may_overlap_the_block_itself() {
+    let name = unique("overlap");
+    let block = Block::create(&name, 16, 0o600).unwrap();
+    write(&block, 0, b"abcdefgh");
+    let src = block.ptr_for_write(0, 8);
+    // SAFETY: `src` is inside the block, readable for 8 bytes.
+    unsafe { block.write(4, src, 8) };
+    assert_eq!(read(&block, 0, 12), b"abcdabcdefgh");
   }
 }

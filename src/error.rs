@@ -18,6 +18,9 @@ pub type ShmResult<T> = std::result::Result<T, ShmError>;
 pub enum ShmError {
   /// An argument of the wrong type: `TypeError`, code `ERR_INVALID_ARG_TYPE`.
   InvalidArgType(String),
+  /// An argument of the right type but an unusable value: `TypeError`, code
+  /// `ERR_INVALID_ARG_VALUE` (as Node's own APIs do).
+  InvalidArgValue(String),
   /// A number outside its range: `RangeError`, code `ERR_OUT_OF_RANGE`.
   OutOfRange(String),
   InvalidName {
@@ -45,6 +48,18 @@ pub enum ShmError {
   Os {
     name: String,
     source: io::Error,
+  },
+  /// A member used after `close()`.
+  Closed {
+    name: String,
+  },
+  /// A write to a block attached with `readOnly: true`.
+  ReadOnly {
+    name: String,
+  },
+  /// The runtime (Electron) does not allow memory outside its heap in ArrayBuffers.
+  NoExternalBuffers {
+    name: String,
   },
 }
 
@@ -80,6 +95,7 @@ impl ShmError {
   pub fn code(&self) -> &'static str {
     match self {
       ShmError::InvalidArgType(_) => "ERR_INVALID_ARG_TYPE",
+      ShmError::InvalidArgValue(_) => "ERR_INVALID_ARG_VALUE",
       ShmError::OutOfRange(_) => "ERR_OUT_OF_RANGE",
       ShmError::InvalidName { .. } => "ERR_SHM_INVALID_NAME",
       ShmError::Exists { .. } => "ERR_SHM_EXISTS",
@@ -88,6 +104,9 @@ impl ShmError {
       ShmError::Access { .. } => "ERR_SHM_ACCESS",
       ShmError::NoSpace { .. } => "ERR_SHM_NO_SPACE",
       ShmError::Os { .. } => "ERR_SHM_OS",
+      ShmError::Closed { .. } => "ERR_SHM_CLOSED",
+      ShmError::ReadOnly { .. } => "ERR_SHM_READ_ONLY",
+      ShmError::NoExternalBuffers { .. } => "ERR_SHM_NO_EXTERNAL_BUFFERS",
     }
   }
 
@@ -98,7 +117,9 @@ impl ShmError {
     // SAFETY: `env` is the live environment of the current call, on the JS thread.
     unsafe {
       match self {
-        ShmError::InvalidArgType(_) => JsTypeError::from(error).throw_into(env.raw()),
+        ShmError::InvalidArgType(_) | ShmError::InvalidArgValue(_) => {
+          JsTypeError::from(error).throw_into(env.raw())
+        }
         ShmError::OutOfRange(_) => JsRangeError::from(error).throw_into(env.raw()),
         _ => JsError::from(error).throw_into(env.raw()),
       }
@@ -110,8 +131,10 @@ impl ShmError {
 impl fmt::Display for ShmError {
   fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match self {
-      ShmError::InvalidArgType(message) | ShmError::OutOfRange(message) => f.write_str(message),
-      ShmError::TooLarge(message) => f.write_str(message),
+      ShmError::InvalidArgType(message)
+      | ShmError::InvalidArgValue(message)
+      | ShmError::OutOfRange(message)
+      | ShmError::TooLarge(message) => f.write_str(message),
       ShmError::InvalidName { name, reason } => {
         write!(f, "invalid shared memory block name \"{name}\": {reason}")
       }
@@ -129,6 +152,14 @@ impl fmt::Display for ShmError {
         "not enough space for shared memory block \"{name}\": {source} (on Linux, /dev/shm may be full or too small)"
       ),
       ShmError::Os { name, source } => write!(f, "shared memory block \"{name}\": {source}"),
+      ShmError::Closed { name } => write!(f, "shared memory block \"{name}\" is closed"),
+      ShmError::ReadOnly { name } => {
+        write!(f, "shared memory block \"{name}\" was opened read-only")
+      }
+      ShmError::NoExternalBuffers { name } => write!(
+        f,
+        "cannot give a view of shared memory block \"{name}\": this runtime (Electron's memory cage) forbids external buffers; use read/readBuffer/readInto and write instead"
+      ),
     }
   }
 }

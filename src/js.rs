@@ -61,6 +61,75 @@ fn number(value: &Unknown, what: &str) -> ShmResult<f64> {
   Ok(unsafe { f64::from_napi_value(value.value().env, value.raw()) }?)
 }
 
+/// An optional byte offset or length: `undefined` is `None`, anything else must be a non-negative
+/// safe integer.
+pub fn optional_index(value: &Unknown, what: &str) -> ShmResult<Option<usize>> {
+  if value.get_type()? == ValueType::Undefined {
+    return Ok(None);
+  }
+  let n = number(value, what)?;
+  // `-0` is 0, as `Number.isSafeInteger(-0)` says.
+  if !((0.0..=MAX_SAFE_INTEGER).contains(&n) && n.fract() == 0.0) {
+    return Err(ShmError::OutOfRange(format!(
+      "{what} must be a non-negative safe integer, got {}",
+      display_number(n)
+    )));
+  }
+  // Larger than any block this process can map; the caller's range check reports it.
+  Ok(Some(usize::try_from(n as u64).unwrap_or(usize::MAX)))
+}
+
+/// An optional integer in `0..=max`: `undefined` is `None`.
+pub fn optional_integer(value: &Unknown, what: &str, max: u32) -> ShmResult<Option<u32>> {
+  if value.get_type()? == ValueType::Undefined {
+    return Ok(None);
+  }
+  let n = number(value, what)?;
+  if !((0.0..=f64::from(max)).contains(&n) && n.fract() == 0.0) {
+    return Err(ShmError::OutOfRange(format!(
+      "{what} must be an integer from 0 to {max:#o}, got {}",
+      display_number(n)
+    )));
+  }
+  Ok(Some(n as u32))
+}
+
+fn is_negative_zero(n: f64) -> bool {
+  n == 0.0 && n.is_sign_negative()
+}
+
+/// Whether `value` is an object (not `null`, not a function, not an array): an options bag.
+pub fn is_options_object(value: &Unknown) -> ShmResult<bool> {
+  if value.get_type()? != ValueType::Object {
+    return Ok(false);
+  }
+  let mut is_array = false;
+  // SAFETY: `value` is a live argument of the current call; `is_array` is the `bool` napi writes.
+  check(unsafe { sys::napi_is_array(value.value().env, value.raw(), &mut is_array) })?;
+  Ok(!is_array && bytes(value)?.is_none())
+}
+
+/// The property `key` of the object `object` (running its getter, if any).
+pub fn property<'env>(object: &Unknown<'env>, key: &std::ffi::CStr) -> ShmResult<Unknown<'env>> {
+  let env = object.value().env;
+  let mut result = ptr::null_mut();
+  // SAFETY: `object` is a live object of the current call and `key` a NUL-terminated string.
+  check(unsafe { sys::napi_get_named_property(env, object.raw(), key.as_ptr(), &mut result) })?;
+  // SAFETY: `result` is the value napi just returned in this environment.
+  Ok(unsafe { Unknown::from_raw_unchecked(env, result) })
+}
+
+/// The string `value`, or `None` if it is not a string.
+pub fn string_value(value: &Unknown) -> ShmResult<Option<String>> {
+  if value.get_type()? != ValueType::String {
+    return Ok(None);
+  }
+  // SAFETY: the value was just checked to be a string.
+  Ok(Some(unsafe {
+    String::from_napi_value(value.value().env, value.raw())
+  }?))
+}
+
 /// A block size: a positive safe integer that fits this process's address space.
 pub fn size(value: &Unknown, what: &str) -> ShmResult<usize> {
   let n = number(value, what)?;
@@ -81,7 +150,7 @@ pub fn size(value: &Unknown, what: &str) -> ShmResult<usize> {
 
 /// Writes `-0` as JS does not (`0`), so messages show what the caller passed.
 fn display_number(n: f64) -> String {
-  if n == 0.0 && n.is_sign_negative() {
+  if is_negative_zero(n) {
     "-0".to_owned()
   } else {
     n.to_string()
@@ -230,26 +299,31 @@ pub fn string_from_utf8<'env>(env: &'env Env, bytes: &[u8]) -> ShmResult<Unknown
   Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
 }
 
-/// A new Buffer holding a copy of `len` bytes at `src`.
-///
-/// # Safety
-/// `src` must be valid for reads of `len` bytes for the duration of the call.
-pub unsafe fn buffer_copy<'env>(
-  env: &'env Env,
-  src: *const u8,
-  len: usize,
-) -> ShmResult<Unknown<'env>> {
-  let mut value = ptr::null_mut();
-  // SAFETY: the caller guarantees `src` is readable for `len` bytes; napi copies them into a new
-  // Buffer (a plain memcpy, so bytes changed meanwhile by another process are only copied).
-  check(unsafe {
-    sys::napi_create_buffer_copy(env.raw(), len, src.cast(), ptr::null_mut(), &mut value)
-  })?;
-  // SAFETY: `value` is the Buffer napi just created in this environment.
-  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
+/// A new, uninitialised Buffer of `len` bytes, and where to write them.
+pub struct NewBuffer<'env> {
+  pub value: Unknown<'env>,
+  pub ptr: *mut u8,
 }
 
-fn check(status: sys::napi_status) -> ShmResult<()> {
+/// A new Buffer of `len` bytes for the caller to fill (napi allocates it; its bytes are not
+/// initialised).
+pub fn new_buffer(env: &Env, len: usize) -> ShmResult<NewBuffer<'_>> {
+  let mut value = ptr::null_mut();
+  let mut data: *mut c_void = ptr::null_mut();
+  // SAFETY: the out-pointers point at locals of the types napi documents.
+  check(unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) })?;
+  Ok(NewBuffer {
+    // SAFETY: `value` is the Buffer napi just created in this environment.
+    value: unsafe { Unknown::from_raw_unchecked(env.raw(), value) },
+    ptr: if data.is_null() {
+      ptr::NonNull::<u8>::dangling().as_ptr()
+    } else {
+      data.cast()
+    },
+  })
+}
+
+pub fn check(status: sys::napi_status) -> ShmResult<()> {
   if status == sys::Status::napi_ok {
     Ok(())
   } else {

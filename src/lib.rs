@@ -12,5 +12,7 @@ mod error;
 mod id;
 mod js;
 mod name;
+mod options;
 mod os;
 mod shared_memory;
+mod view;

@@ -1,5 +1,5 @@
 //! The `SharedMemory` class that JavaScript sees: argument handling and nothing else; the work is
-//! done by [`Block`].
+//! done by [`Block`] and [`View`].
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -9,41 +9,48 @@ use crate::error::{OrThrow, ShmError, ShmResult};
 use crate::id;
 use crate::js;
 use crate::name::{os_name, Platform};
-use crate::os::Access;
-
-/// Permission bits of a created block on Unix: only the owner may use it.
-const DEFAULT_MODE: u32 = 0o600;
+use crate::options::{Create, Options};
+use crate::os::{self, Access};
+use crate::view::View;
 
 /// Strings up to this many bytes are decoded from a buffer on the stack.
 const STACK_STRING: usize = 1024;
 
 /// A named block of shared memory.
-#[napi(js_name = "SharedMemory")]
+#[napi(js_name = "SharedMemory", custom_finalize)]
 pub struct SharedMemory {
-  block: Block,
+  /// `None` once closed.
+  block: Option<Block>,
+  /// The zero-copy view, made on first use.
+  view: Option<View>,
   name: String,
+  /// Kept after `close()`, like the other properties that describe the block.
+  size: usize,
   global: bool,
   host: bool,
 }
 
 #[napi]
 impl SharedMemory {
-  /// `new SharedMemory(name, sizeInBytes, global = false, host = true)`.
+  /// `new SharedMemory(name, sizeInBytes, global = false, host = true)` or
+  /// `new SharedMemory(name, options)`.
   #[napi(constructor)]
   pub fn new(
     env: &Env,
     name: Unknown,
-    size: Unknown,
+    size_or_options: Unknown,
     global: Unknown,
     host: Unknown,
   ) -> Result<SharedMemory> {
-    Self::open(&name, &size, &global, &host).or_throw(env)
+    Options::parse(&name, &size_or_options, &global, &host)
+      .and_then(SharedMemory::open)
+      .or_throw(env)
   }
 
   /// The size of the block in bytes.
   #[napi(getter)]
   pub fn size(&self) -> f64 {
-    self.block.size() as f64
+    self.size as f64
   }
 
   /// The name the block was created or attached with.
@@ -67,28 +74,41 @@ impl SharedMemory {
   /// The OS-level name: `/name` on Unix; on Windows the name, with `Global\` in front when global.
   #[napi(getter)]
   pub fn id(&self) -> String {
-    self.block.os_name().to_owned()
+    os_name(&self.name, self.global, Platform::CURRENT).unwrap_or_default()
+  }
+
+  /// Whether `close()` was called.
+  #[napi(getter)]
+  pub fn closed(&self) -> bool {
+    self.block.is_none()
+  }
+
+  /// Whether the block is mapped read-only.
+  #[napi(getter)]
+  pub fn read_only(&self) -> bool {
+    self.block.as_ref().is_some_and(Block::is_read_only)
   }
 
   /// The string at the start of the block, up to the first NUL or the end of the block.
   #[napi(getter)]
   pub fn data<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-    self.read_string(env, 0, self.block.size()).or_throw(env)
+    self.read_string(env, 0, None).or_throw(env)
   }
 
   /// Writes a string at the start of the block, followed by a NUL when it is shorter.
   #[napi(setter)]
   pub fn set_data(&self, env: &Env, value: Unknown) -> Result<()> {
-    if value.get_type()? != ValueType::String {
-      return Err(js::wrong_type("data", "a string", &value).throw(env));
-    }
-    self.write_string(&value, 0).or_throw(env)
+    let written = match value.get_type()? {
+      ValueType::String => self.write_string(&value, 0),
+      _ => Err(js::wrong_type("data", "a string", &value)),
+    };
+    written.or_throw(env)
   }
 
   /// A new Buffer holding a copy of the whole block.
   #[napi(getter)]
   pub fn buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-    self.copy_out(env).or_throw(env)
+    self.copy_out(env, 0, None).or_throw(env)
   }
 
   /// Copies binary data to the start of the block.
@@ -101,31 +121,103 @@ impl SharedMemory {
     written.or_throw(env)
   }
 
-  /// Writes a string (followed by a NUL when shorter than the block) or binary data at the start of
-  /// the block.
-  #[napi]
-  pub fn write(&self, env: &Env, data: Unknown) -> Result<()> {
-    let written = if data.get_type()? == ValueType::String {
-      self.write_string(&data, 0)
-    } else {
-      match js::bytes(&data).or_throw(env)? {
-        Some(bytes) => self.write_bytes(bytes, 0),
-        None => Err(js::wrong_type("data", "a string or a Buffer", &data)),
-      }
-    };
-    written.or_throw(env)
+  /// A Buffer over the whole block, without copying.
+  #[napi(getter)]
+  pub fn view<'env>(&mut self, env: &'env Env) -> Result<Unknown<'env>> {
+    self.view_buffer(env).or_throw(env)
   }
 
-  /// The string at the start of the block, as the `data` getter.
+  /// Writes a string (followed by a NUL when it ends before the block does) or binary data at
+  /// `offset`.
   #[napi]
-  pub fn read<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-    self.data(env)
+  pub fn write(&self, env: &Env, data: Unknown, offset: Unknown) -> Result<()> {
+    self.write_at(&data, &offset).or_throw(env)
   }
 
-  /// A new Buffer holding a copy of the whole block, as the `buffer` getter.
+  /// The string at `offset`: up to the first NUL, `length` bytes, or the end of the block.
   #[napi]
-  pub fn read_buffer<'env>(&self, env: &'env Env) -> Result<Unknown<'env>> {
-    self.buffer(env)
+  pub fn read<'env>(
+    &self,
+    env: &'env Env,
+    offset: Unknown,
+    length: Unknown,
+  ) -> Result<Unknown<'env>> {
+    let offset = js::optional_index(&offset, "offset").or_throw(env)?;
+    let length = js::optional_index(&length, "length").or_throw(env)?;
+    self
+      .read_string(env, offset.unwrap_or(0), length)
+      .or_throw(env)
+  }
+
+  /// A new Buffer holding a copy of `length` bytes at `offset` (default: the rest of the block).
+  #[napi]
+  pub fn read_buffer<'env>(
+    &self,
+    env: &'env Env,
+    offset: Unknown,
+    length: Unknown,
+  ) -> Result<Unknown<'env>> {
+    let offset = js::optional_index(&offset, "offset").or_throw(env)?;
+    let length = js::optional_index(&length, "length").or_throw(env)?;
+    self
+      .copy_out(env, offset.unwrap_or(0), length)
+      .or_throw(env)
+  }
+
+  /// Copies bytes from `offset` into `target` (as many as fit); returns how many.
+  #[napi]
+  pub fn read_into(&self, env: &Env, target: Unknown, offset: Unknown) -> Result<f64> {
+    self
+      .copy_into(&target, &offset)
+      .map(|n| n as f64)
+      .or_throw(env)
+  }
+
+  /// Unmaps the block as soon as no view holds it; a host also removes the block's name.
+  #[napi]
+  pub fn close(&mut self, env: &Env) -> Result<()> {
+    if let Some(view) = self.view.take() {
+      view.detach(env).or_throw(env)?;
+    }
+    // Dropping the block removes a host's name and lets go of the mapping.
+    self.block = None;
+    Ok(())
+  }
+
+  /// Removes the block's name now; this object and every attached process keep working.
+  #[napi]
+  pub fn unlink(&mut self, env: &Env) -> Result<()> {
+    let name = self.name.clone();
+    let block = self
+      .block
+      .as_mut()
+      .ok_or(ShmError::Closed { name: name.clone() })
+      .or_throw(env)?;
+    block
+      .unlink()
+      .map(drop)
+      .map_err(|e| ShmError::from_os(&name, e))
+      .or_throw(env)
+  }
+
+  /// Removes the block named `name` (a leftover after a crash); returns whether there was one.
+  #[napi(js_name = "unlink")]
+  pub fn unlink_name(env: &Env, name: Unknown, global: Unknown) -> Result<bool> {
+    let unlinked =
+      Self::os_name_of(&name, &global).and_then(|(name, os_name)| match os::unlink(&os_name) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(ShmError::from_os(&name, e)),
+      });
+    unlinked.or_throw(env)
+  }
+
+  /// Whether a block named `name` exists.
+  #[napi]
+  pub fn exists(env: &Env, name: Unknown, global: Unknown) -> Result<bool> {
+    let exists = Self::os_name_of(&name, &global)
+      .and_then(|(name, os_name)| os::exists(&os_name).map_err(|e| ShmError::from_os(&name, e)));
+    exists.or_throw(env)
   }
 
   /// A name for a new block that no existing block uses.
@@ -145,101 +237,232 @@ impl SharedMemory {
   }
 }
 
+impl ObjectFinalize for SharedMemory {
+  fn finalize(mut self, env: Env) -> Result<()> {
+    // The view Buffer may outlive this object; it keeps the mapping alive itself.
+    if let Some(view) = self.view.take() {
+      view.release(&env);
+    }
+    Ok(())
+  }
+}
+
 impl SharedMemory {
-  /// The 1.x constructor: create `name` exclusively, or attach to it when `host` is false.
-  fn open(
-    name: &Unknown,
-    size: &Unknown,
-    global: &Unknown,
-    host: &Unknown,
-  ) -> ShmResult<SharedMemory> {
-    let name = js::string(name, "name")?;
-    let size = js::size(size, "sizeInBytes")?;
-    let global = js::optional_bool(global, "global", false)?;
-    let host = js::optional_bool(host, "host", true)?;
+  fn open(options: Options) -> ShmResult<SharedMemory> {
+    let Options {
+      name,
+      size,
+      create,
+      global,
+      mode,
+      read_only,
+    } = options;
     let os_name =
       os_name(&name, global, Platform::CURRENT).map_err(|e| ShmError::invalid_name(&name, e))?;
-    let block = if host {
-      Block::create(&os_name, size, DEFAULT_MODE).map_err(|e| ShmError::from_os(&name, e))?
-    } else {
-      let mut block =
-        Block::open(&os_name, Access::ReadWrite).map_err(|e| ShmError::from_os(&name, e))?;
-      if block.size() < size {
+    let access = match read_only {
+      true => Access::ReadOnly,
+      false => Access::ReadWrite,
+    };
+    let os_error = |e| ShmError::from_os(&name, e);
+    let (mut block, host) = match (create, size) {
+      (Create::Always, Some(size)) => {
+        (Block::create(&os_name, size, mode).map_err(os_error)?, true)
+      }
+      (Create::IfMissing, Some(size)) => {
+        Block::create_or_open(&os_name, size, mode, access).map_err(os_error)?
+      }
+      _ => (Block::open(&os_name, access).map_err(os_error)?, false),
+    };
+    let wanted = size.unwrap_or(1);
+    if !host {
+      if block.size() < wanted {
         return Err(ShmError::TooLarge(format!(
-          "shared memory block \"{name}\" has {} bytes, fewer than the {size} asked for",
+          "shared memory block \"{name}\" has {} bytes, fewer than the {wanted} asked for",
           block.size()
         )));
       }
-      block.truncate(size);
-      block
-    };
+      block.truncate(size.unwrap_or(block.size()));
+    }
     Ok(SharedMemory {
-      block,
+      size: block.size(),
+      block: Some(block),
+      view: None,
       name,
       global,
       host,
     })
   }
 
+  /// The validated name and OS name given to a static method.
+  fn os_name_of(name: &Unknown, global: &Unknown) -> ShmResult<(String, String)> {
+    let name = js::string(name, "name")?;
+    let global = js::optional_bool(global, "global", false)?;
+    let os_name =
+      os_name(&name, global, Platform::CURRENT).map_err(|e| ShmError::invalid_name(&name, e))?;
+    Ok((name, os_name))
+  }
+
+  /// The block, unless closed.
+  fn block(&self) -> ShmResult<&Block> {
+    self.block.as_ref().ok_or_else(|| ShmError::Closed {
+      name: self.name.clone(),
+    })
+  }
+
+  /// The block for writing, unless closed or read-only.
+  fn writable_block(&self) -> ShmResult<&Block> {
+    let block = self.block()?;
+    if block.is_read_only() {
+      return Err(ShmError::ReadOnly {
+        name: self.name.clone(),
+      });
+    }
+    Ok(block)
+  }
+
+  /// `offset..offset + length` (`length` defaults to the rest of the block) inside the block.
+  fn span(
+    &self,
+    block: &Block,
+    offset: usize,
+    length: Option<usize>,
+  ) -> ShmResult<std::ops::Range<usize>> {
+    let size = block.size();
+    if offset > size {
+      return Err(ShmError::OutOfRange(format!(
+        "offset {offset} is outside shared memory block \"{}\" of {size} bytes",
+        self.name
+      )));
+    }
+    let length = length.unwrap_or(size - offset);
+    range(offset, length, size).ok_or_else(|| {
+      ShmError::OutOfRange(format!(
+        "{length} bytes at offset {offset} reach past the end of shared memory block \"{}\" of {size} bytes",
+        self.name
+      ))
+    })
+  }
+
+  fn write_at(&self, data: &Unknown, offset: &Unknown) -> ShmResult<()> {
+    self.block()?;
+    let is_string = data.get_type()? == ValueType::String;
+    let bytes = match is_string {
+      true => None,
+      false => Some(js::bytes(data)?.ok_or_else(|| {
+        js::wrong_type(
+          "data",
+          "a string, Buffer, TypedArray, DataView or ArrayBuffer",
+          data,
+        )
+      })?),
+    };
+    let offset = js::optional_index(offset, "offset")?.unwrap_or(0);
+    match bytes {
+      None => self.write_string(data, offset),
+      Some(bytes) => self.write_bytes(bytes, offset),
+    }
+  }
+
   /// Encodes `value` (a JS string) at `offset`, followed by a NUL when it ends before the block.
   fn write_string(&self, value: &Unknown, offset: usize) -> ShmResult<()> {
+    let block = self.writable_block()?;
+    let room = self.span(block, offset, None)?.len();
     let len = js::utf8_len(value)?;
-    let room = self.block.size() - offset;
     if len > room {
       return Err(self.too_large("string", len, room));
     }
     if len < room {
       // Straight into the block: napi writes the `len` bytes and the NUL after them.
-      // SAFETY: `offset + len + 1 <= size`: the `len + 1` bytes at `offset` are inside the block.
-      unsafe { js::write_utf8(value, self.block.ptr_at(offset), len + 1) }?;
+      let dst = block.ptr_for_write(offset, len + 1);
+      // SAFETY: `dst` is writable for `len + 1 <= room` bytes.
+      unsafe { js::write_utf8(value, dst, len + 1) }?;
     } else if len > 0 {
       // Exactly full: no room for napi's NUL, so encode aside and copy the bytes alone.
       let mut encoded = vec![0u8; len + 1];
       // SAFETY: `encoded` is writable for its whole length.
       let written = unsafe { js::write_utf8(value, encoded.as_mut_ptr(), encoded.len()) }?;
-      // SAFETY: `encoded` is readable for `written <= len` bytes, which fit at `offset`.
-      unsafe { self.block.write(offset, encoded.as_ptr(), written) };
+      // SAFETY: `encoded` is readable for `written <= len == room` bytes.
+      unsafe { block.write(offset, encoded.as_ptr(), written) };
     }
     Ok(())
   }
 
   /// Copies binary data to `offset`.
   fn write_bytes(&self, bytes: js::JsBytes, offset: usize) -> ShmResult<()> {
-    let room = self.block.size() - offset;
+    let block = self.writable_block()?;
+    let room = self.span(block, offset, None)?.len();
     if bytes.len > room {
       return Err(self.too_large("data", bytes.len, room));
     }
-    // SAFETY: `bytes` is readable for `len` bytes for the rest of this call (see `js::bytes`),
-    // and the range was checked above.
-    unsafe { self.block.write(offset, bytes.ptr, bytes.len) };
+    // SAFETY: `bytes` is readable for `len` bytes for the rest of this call (see `js::bytes`);
+    // the range was checked above.
+    unsafe { block.write(offset, bytes.ptr, bytes.len) };
     Ok(())
   }
 
-  /// The string at `offset`, up to the first NUL or `max` bytes, decoded as UTF-8.
+  /// The string at `offset`, up to the first NUL, `length` bytes or the end, decoded as UTF-8.
   fn read_string<'env>(
     &self,
     env: &'env Env,
     offset: usize,
-    max: usize,
+    length: Option<usize>,
   ) -> ShmResult<Unknown<'env>> {
-    let len = self.block.strlen(offset, max);
+    let block = self.block()?;
+    let span = self.span(block, offset, length)?;
+    let len = block.strlen(span.start, span.len());
     // Copied out before decoding: V8 must not see the bytes change under it.
     if len <= STACK_STRING {
       let mut buf = [0u8; STACK_STRING];
-      self.block.read(offset, &mut buf[..len]);
+      // SAFETY: `buf` is writable for `len <= STACK_STRING` bytes.
+      unsafe { block.read(offset, buf.as_mut_ptr(), len) };
       js::string_from_utf8(env, &buf[..len])
     } else {
       let mut buf = vec![0u8; len];
-      self.block.read(offset, &mut buf);
+      // SAFETY: `buf` is writable for `len` bytes.
+      unsafe { block.read(offset, buf.as_mut_ptr(), len) };
       js::string_from_utf8(env, &buf)
     }
   }
 
-  /// A new Buffer with a copy of the whole block.
-  fn copy_out<'env>(&self, env: &'env Env) -> ShmResult<Unknown<'env>> {
-    let whole = range(0, self.block.size(), self.block.size()).expect("the whole block");
-    // SAFETY: the whole block is mapped and readable while `self` holds it.
-    unsafe { js::buffer_copy(env, self.block.ptr_at(whole.start), whole.len()) }
+  /// A new Buffer with a copy of `length` bytes at `offset`.
+  fn copy_out<'env>(
+    &self,
+    env: &'env Env,
+    offset: usize,
+    length: Option<usize>,
+  ) -> ShmResult<Unknown<'env>> {
+    let block = self.block()?;
+    let span = self.span(block, offset, length)?;
+    let copy = js::new_buffer(env, span.len())?;
+    // SAFETY: the new Buffer is writable for `span.len()` bytes.
+    unsafe { block.read(span.start, copy.ptr, span.len()) };
+    Ok(copy.value)
+  }
+
+  fn copy_into(&self, target: &Unknown, offset: &Unknown) -> ShmResult<usize> {
+    let block = self.block()?;
+    let target = js::bytes(target)?
+      .ok_or_else(|| js::wrong_type("target", "a Buffer, TypedArray or DataView", target))?;
+    let offset = js::optional_index(offset, "offset")?.unwrap_or(0);
+    let span = self.span(block, offset, None)?;
+    let len = target.len.min(span.len());
+    // SAFETY: JS memory is writable, and `target` is valid for `target.len >= len` bytes for the
+    // rest of this call (see `js::bytes`); it may be a view of this block: `read` is a memmove.
+    unsafe { block.read(offset, target.ptr.cast_mut(), len) };
+    Ok(len)
+  }
+
+  fn view_buffer<'env>(&mut self, env: &'env Env) -> ShmResult<Unknown<'env>> {
+    let block = self.writable_block()?;
+    if self.view.is_none() {
+      self.view = Some(View::create(
+        env,
+        block.segment(),
+        block.size(),
+        &self.name,
+      )?);
+    }
+    self.view.as_ref().expect("made above").get(env)
   }
 
   fn too_large(&self, what: &str, len: usize, room: usize) -> ShmError {

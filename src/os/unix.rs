@@ -4,6 +4,7 @@ use std::ffi::c_void;
 use std::io;
 use std::ptr::{self, NonNull};
 
+use rustix::fd::OwnedFd;
 use rustix::fs::{fchmod, fstat, ftruncate, Mode};
 use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 use rustix::shm;
@@ -15,6 +16,8 @@ use super::Access;
 pub struct Segment {
   ptr: NonNull<c_void>,
   len: usize,
+  /// The object's device and inode, to tell it from a later object of the same name.
+  identity: (u64, u64),
 }
 
 // SAFETY: `Segment` owns a `MAP_SHARED` mapping that is only unmapped by its own `Drop`; the
@@ -36,8 +39,7 @@ impl Segment {
       // `shm_open` applies the umask; `fchmod` sets exactly the bits asked for.
       fchmod(&fd, Mode::from_raw_mode(mode as _))?;
       let size = u64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
-      ftruncate(&fd, size)?;
-      reserve(&fd, size)?;
+      set_size(&fd, size)?;
       Segment::map(&fd, len, Access::ReadWrite)
     })();
     if made.is_err() {
@@ -61,12 +63,14 @@ impl Segment {
     Segment::map(&fd, len, access)
   }
 
-  fn map(fd: &rustix::fd::OwnedFd, len: usize, access: Access) -> io::Result<Segment> {
+  fn map(fd: &OwnedFd, len: usize, access: Access) -> io::Result<Segment> {
+    let identity = identity(fd)?;
     if len == 0 {
       // mmap(2) refuses a zero length; an empty object maps to an empty segment.
       return Ok(Segment {
         ptr: NonNull::dangling(),
         len: 0,
+        identity,
       });
     }
     let prot = match access {
@@ -78,7 +82,7 @@ impl Segment {
     // after `fd` is closed, as POSIX specifies for mmap.
     let ptr = unsafe { mmap(ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }?;
     let ptr = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
-    Ok(Segment { ptr, len })
+    Ok(Segment { ptr, len, identity })
   }
 
   /// The first byte of the mapping (dangling when the length is 0).
@@ -90,6 +94,33 @@ impl Segment {
   pub fn len(&self) -> usize {
     self.len
   }
+
+  /// Removes the name `os_name` if it still names this object; returns whether it did. A name
+  /// that was removed and taken by a new object meanwhile is left alone.
+  pub fn unlink_if_same(&self, os_name: &str) -> io::Result<bool> {
+    let fd = match shm::open(os_name, shm::OFlags::RDONLY | no_follow(), Mode::empty()) {
+      Ok(fd) => fd,
+      Err(rustix::io::Errno::NOENT) => return Ok(false),
+      Err(e) => return Err(e.into()),
+    };
+    if identity(&fd)? != self.identity {
+      return Ok(false);
+    }
+    match shm::unlink(os_name) {
+      Ok(()) => Ok(true),
+      Err(rustix::io::Errno::NOENT) => Ok(false),
+      Err(e) => Err(e.into()),
+    }
+  }
+}
+
+fn identity(fd: &OwnedFd) -> io::Result<(u64, u64)> {
+  let stat = fstat(fd)?;
+  #[allow(
+    clippy::useless_conversion,
+    reason = "the field types differ between platforms"
+  )]
+  Ok((u64::from(stat.st_dev as u64), u64::from(stat.st_ino)))
 }
 
 impl Drop for Segment {
@@ -119,33 +150,27 @@ fn no_follow() -> shm::OFlags {
   shm::OFlags::empty()
 }
 
-/// Allocates the object's pages now, so that running out of space is `ENOSPC` here instead of a
-/// SIGBUS when the page is first touched (a tmpfs such as Docker's 64 MB `/dev/shm`).
+/// Gives a new object its size, allocating the pages now where the OS can, so that running out of
+/// space is `ENOSPC` here instead of a SIGBUS when a page is first touched (a tmpfs such as
+/// Docker's 64 MB `/dev/shm`). `fallocate` sets the size only once every page is allocated, so a
+/// process attaching meanwhile sees size 0, never a size whose pages may be missing.
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
-fn reserve(fd: &rustix::fd::OwnedFd, size: u64) -> io::Result<()> {
-  if size == 0 {
-    return Ok(());
-  }
+fn set_size(fd: &OwnedFd, size: u64) -> io::Result<()> {
   match rustix::fs::fallocate(fd, rustix::fs::FallocateFlags::empty(), 0, size) {
-    Ok(()) => Ok(()),
+    Ok(()) => return Ok(()),
     // File systems that cannot preallocate (and FreeBSD's shm before 14) have no sparse-page
-    // failure mode to protect against either.
-    Err(e)
-      if e == rustix::io::Errno::OPNOTSUPP
-        || e == rustix::io::Errno::INVAL
-        || e == rustix::io::Errno::NODEV =>
-    {
-      Ok(())
-    }
-    Err(e) => Err(e.into()),
+    // failure mode to protect against either: give the size the plain way.
+    Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::INVAL | rustix::io::Errno::NODEV) => {}
+    Err(e) => return Err(e.into()),
   }
+  Ok(ftruncate(fd, size)?)
 }
 
 /// macOS backs POSIX shm with anonymous memory and has no `fallocate`; there is no tmpfs size
 /// limit to hit.
 #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-fn reserve(_fd: &rustix::fd::OwnedFd, _size: u64) -> io::Result<()> {
-  Ok(())
+fn set_size(fd: &OwnedFd, size: u64) -> io::Result<()> {
+  Ok(ftruncate(fd, size)?)
 }
 
 /// Removes the name `os_name`; processes that have the object mapped keep their mappings.

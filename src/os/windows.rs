@@ -135,6 +135,12 @@ impl Segment {
   pub fn len(&self) -> usize {
     self.len
   }
+
+  /// Windows cannot remove a name before its last handle closes (see [`unlink`]); the name of
+  /// this segment goes when it and every other handle are closed.
+  pub fn unlink_if_same(&self, _os_name: &str) -> io::Result<bool> {
+    Ok(false)
+  }
 }
 
 fn desired_access(access: Access) -> u32 {
@@ -161,9 +167,13 @@ impl Drop for Segment {
 }
 
 /// Windows removes a name when the last handle to the object closes, and offers no way to remove
-/// it earlier: there is nothing to do here. The name goes once every process has closed the block.
-pub fn unlink(_os_name: &str) -> io::Result<()> {
-  Ok(())
+/// it earlier: this only reports whether the name exists (`NotFound` if not). The name goes once
+/// every process has closed the block.
+pub fn unlink(os_name: &str) -> io::Result<()> {
+  match exists(os_name)? {
+    true => Ok(()),
+    false => Err(io::Error::from_raw_os_error(ERROR_FILE_NOT_FOUND as i32)),
+  }
 }
 
 /// Whether a mapping named `os_name` exists (also when we may not open it).

@@ -1,0 +1,34 @@
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { spawnSync } = require('node:child_process')
+
+// A full /dev/shm, for real: the fixture runs in a private mount namespace
+// where /dev/shm is a fresh 8 MiB tmpfs (Docker gives containers 64 MB).
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+const hasUnshare = process.platform === 'linux' && spawnSync('unshare', ['--version']).status === 0
+const skip =
+  process.platform !== 'linux'
+    ? '/dev/shm is a size-limited tmpfs only on Linux'
+    : !isRoot
+      ? 'mounting a small tmpfs on /dev/shm needs root'
+      : !hasUnshare && 'unshare(1) is not installed'
+
+test('a block larger than the free /dev/shm is ERR_SHM_NO_SPACE, not a SIGBUS, and leaves nothing', { skip }, () => {
+  const fixture = path.join(__dirname, 'fixtures', 'no-space.js')
+  const script = `mount -t tmpfs -o size=8m tmpfs /dev/shm && exec "${process.execPath}" "${fixture}"`
+  const run = spawnSync('unshare', ['-m', 'sh', '-c', script], { encoding: 'utf8', timeout: 30000 })
+  assert.equal(run.signal, null, `killed by ${run.signal}: ${run.stderr}`)
+  assert.equal(run.status, 0, run.stderr)
+  assert.deepEqual(JSON.parse(run.stdout), {
+    tooBig: 'ERR_SHM_NO_SPACE',
+    leftAfterTooBig: [],
+    fits: 'created',
+    filled: true,
+    second: 'ERR_SHM_NO_SPACE',
+    leftAfterSecond: ['fits'],
+    leftAtEnd: [],
+  })
+})

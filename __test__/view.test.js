@@ -1,0 +1,126 @@
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const v8 = require('node:v8')
+const vm = require('node:vm')
+const { setImmediate: tick } = require('node:timers/promises')
+
+const { SharedMemory, uniqueName, runChild, thrown } = require('./helpers')
+
+v8.setFlagsFromString('--expose-gc')
+const gc = vm.runInNewContext('gc')
+
+async function collectGarbage() {
+  for (let i = 0; i < 5; i++) {
+    gc()
+    await tick()
+  }
+}
+
+/** Whether this process has the block `name` mapped (Linux: /proc/self/maps). */
+function isMapped(name) {
+  return fs.readFileSync('/proc/self/maps', 'utf8').includes(`/dev/shm/${name}`)
+}
+const noProcMaps = process.platform !== 'linux' && '/proc/self/maps is Linux only'
+
+test('view is a Buffer over the whole block, without copying', () => {
+  const memory = new SharedMemory(uniqueName(), 32)
+  const view = memory.view
+  assert.ok(Buffer.isBuffer(view))
+  assert.equal(view.length, 32)
+  view.write('through the view')
+  assert.equal(memory.data, 'through the view')
+  memory.data = 'through write'
+  assert.equal(view.toString('utf8', 0, 13), 'through write')
+})
+
+test('view is made once and cached; view.buffer is its one ArrayBuffer', () => {
+  const memory = new SharedMemory(uniqueName(), 16)
+  assert.equal(memory.view, memory.view)
+  assert.equal(memory.view.buffer, memory.view.buffer)
+  assert.equal(memory.view.buffer.byteLength, 16)
+  assert.equal(memory.view.byteOffset, 0)
+})
+
+test('two objects on the same block see each other through their views', () => {
+  const name = uniqueName()
+  const host = new SharedMemory(name, 8)
+  const client = new SharedMemory(name, 8, false, false)
+  host.view[3] = 42
+  assert.equal(client.view[3], 42)
+})
+
+test('Atomics on an Int32Array over view.buffer work across processes', async () => {
+  const name = uniqueName()
+  const memory = new SharedMemory(name, 64)
+  const counters = new Int32Array(memory.view.buffer)
+  Atomics.store(counters, 0, 1000)
+  const { code, messages } = await runChild('atomics.js', [name, '5000'])
+  assert.equal(code, 0)
+  assert.equal(Atomics.load(counters, 0), 6000)
+  assert.deepEqual(messages, [{ seen: 1000 }])
+  assert.equal(memory.view.readInt32LE(0), 6000)
+})
+
+test('close() detaches the view: every view and TypedArray over it has length 0', () => {
+  const memory = new SharedMemory(uniqueName(), 64)
+  const view = memory.view
+  const ints = new Int32Array(view.buffer)
+  const slice = view.subarray(8, 16)
+  memory.close()
+  assert.equal(view.length, 0)
+  assert.equal(view.buffer.byteLength, 0)
+  assert.equal(ints.length, 0)
+  assert.equal(slice.length, 0)
+  assert.equal(view[0], undefined)
+  assert.throws(() => Atomics.load(ints, 0), { name: 'TypeError', message: /detached/ })
+})
+
+test('close() unmaps the block at once when no view was made', { skip: noProcMaps }, () => {
+  const name = uniqueName()
+  const memory = new SharedMemory(name, 4096)
+  assert.ok(isMapped(name))
+  memory.close()
+  assert.equal(isMapped(name), false)
+})
+
+test('close() unmaps the block once its detached view is collected', { skip: noProcMaps }, async () => {
+  const name = uniqueName()
+  let memory = new SharedMemory(name, 4096)
+  memory.view.fill(1)
+  memory.close()
+  memory = null
+  await collectGarbage()
+  assert.equal(isMapped(name), false)
+})
+
+test('a view kept after its SharedMemory object was collected still works', async () => {
+  const name = uniqueName()
+  let view = (() => {
+    const host = new SharedMemory(name, 16)
+    host.data = 'still here'
+    return host.view
+  })()
+  await collectGarbage()
+  assert.equal(SharedMemory.exists(name), false, 'the collected host removed the name')
+  assert.equal(view.toString('utf8', 0, 10), 'still here')
+  view.write('and writable')
+  assert.equal(view.toString('utf8', 0, 12), 'and writable')
+  if (!noProcMaps) {
+    assert.ok(isMapped(name), 'the view keeps the mapping')
+    view = null
+    await collectGarbage()
+    assert.equal(isMapped(name), false, 'the mapping goes with the last view')
+  }
+})
+
+test('a read-only block has no view: a write through it would kill the process', () => {
+  const name = uniqueName()
+  const host = new SharedMemory(name, 16)
+  const reader = new SharedMemory(name, { create: false, readOnly: true })
+  const error = thrown(() => reader.view)
+  assert.equal(error.code, 'ERR_SHM_READ_ONLY')
+  assert.equal(host.view.length, 16)
+})
