@@ -35,6 +35,25 @@ declare class SharedMemory {
   constructor(name: string, sizeInBytes: number, global?: boolean, host?: boolean)
 
   /**
+   * Creates a block, attaches to one, or either, as `options` says.
+   *
+   * ```js
+   * const host = new SharedMemory('frames', { size: 1 << 20 })
+   * const client = new SharedMemory('frames', { create: false })           // the whole block
+   * const either = new SharedMemory('frames', { size: 1 << 20, create: 'if-missing' })
+   * const reader = new SharedMemory('frames', { create: false, readOnly: true })
+   * ```
+   *
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for options of the wrong type
+   *   (and for a missing `size` when creating); `ERR_INVALID_ARG_VALUE` for an
+   *   unknown `create` value or `readOnly` without `create: false`.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a `size` that is not a
+   *   positive safe integer, or a `mode` outside `0` to `0o777`.
+   * @throws {Error} the `ERR_SHM_*` codes of the positional form.
+   */
+  constructor(name: string, options: SharedMemory.Options)
+
+  /**
    * A name for a new block that no existing block uses: 26 characters of
    * `[a-z2-7]`, made from a random v4 UUID.
    *
@@ -67,6 +86,29 @@ declare class SharedMemory {
   /** The OS-level name: `/name` on Unix; `name` or `Global\name` on Windows. */
   readonly id: string
 
+  /** Whether {@link SharedMemory.close} was called. */
+  readonly closed: boolean
+
+  /** Whether the block is mapped read-only (`readOnly: true`). */
+  readonly readOnly: boolean
+
+  /**
+   * A Buffer over the whole block, without copying: bytes written through it
+   * are what other processes read, and the other way round. It is made once and
+   * cached; `view.buffer` is its ArrayBuffer, so
+   * `new Int32Array(memory.view.buffer)` works with `Atomics` across processes.
+   *
+   * The memory stays mapped while any view is reachable, even after this
+   * object is garbage-collected. {@link SharedMemory.close} detaches the view:
+   * from then on it and every TypedArray over it have length 0.
+   *
+   * @throws {Error} `ERR_SHM_READ_ONLY` for a read-only block (a write through
+   *   a view would crash the process), `ERR_SHM_CLOSED` after `close()`,
+   *   `ERR_SHM_NO_EXTERNAL_BUFFERS` where the runtime forbids external buffers
+   *   (Electron's memory cage).
+   */
+  readonly view: Buffer
+
   /**
    * The string at the start of the block: its bytes up to the first NUL or the
    * end of the block, decoded as UTF-8 (invalid sequences become U+FFFD).
@@ -94,25 +136,129 @@ declare class SharedMemory {
   set buffer(data: Buffer)
 
   /**
-   * Writes to the start of the block: a string as UTF-8 followed by a NUL when
-   * it is shorter than the block, or the bytes of a Buffer.
+   * Writes at byte `offset`: a string as UTF-8, followed by a NUL when it ends
+   * before the block does, or the bytes of a Buffer, TypedArray, DataView or
+   * ArrayBuffer (no NUL).
    *
-   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for anything but a string or a
-   *   Buffer.
-   * @throws {Error} `ERR_SHM_TOO_LARGE` when the data is larger than the
-   *   block; the block is unchanged.
+   * @param offset where to write; defaults to 0.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for other data, or an offset
+   *   that is not a number.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for an offset outside the block,
+   *   negative or fractional; nothing is written.
+   * @throws {Error} `ERR_SHM_TOO_LARGE` when the data does not fit after
+   *   `offset`; nothing is written. `ERR_SHM_READ_ONLY`, `ERR_SHM_CLOSED`.
    */
-  write(data: string | Buffer): void
+  write(data: string | NodeJS.ArrayBufferView | ArrayBuffer, offset?: number): void
 
-  /** The string at the start of the block, as {@link SharedMemory.data}. */
-  read(): string
+  /**
+   * The string at byte `offset`: up to the first NUL, `length` bytes, or the
+   * end of the block, whichever comes first; decoded as UTF-8.
+   *
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments that are not numbers.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` when `offset` or `offset + length`
+   *   is outside the block. {@link SharedMemory.closed}: `ERR_SHM_CLOSED`.
+   */
+  read(offset?: number, length?: number): string
 
-  /** A new Buffer holding a copy of the whole block, as {@link SharedMemory.buffer}. */
-  readBuffer(): Buffer
+  /**
+   * A new Buffer holding a copy of `length` bytes at `offset`; by default the
+   * whole block.
+   *
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments that are not numbers.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` when `offset` or `offset + length`
+   *   is outside the block. {@link SharedMemory.closed}: `ERR_SHM_CLOSED`.
+   */
+  readBuffer(offset?: number, length?: number): Buffer
+
+  /**
+   * Copies bytes from `offset` into `target`, without allocating: as many as
+   * fit, `min(target.byteLength, size - offset)`.
+   *
+   * @returns the number of bytes copied.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when `target` is not a Buffer,
+   *   TypedArray or DataView, or `offset` is not a number.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` when `offset` is outside the block.
+   * @throws {Error} `ERR_SHM_CLOSED` after `close()`.
+   */
+  readInto(target: NodeJS.ArrayBufferView, offset?: number): number
+
+  /**
+   * Releases the block: detaches {@link SharedMemory.view}, unmaps the memory
+   * as soon as no view holds it, and, for the host, removes the block's name
+   * (as garbage collection does). Calling it again does nothing. Afterwards
+   * every member that touches the block throws `ERR_SHM_CLOSED`; `name`,
+   * `size`, `host`, `global`, `id` and `closed` stay readable.
+   */
+  close(): void
+
+  /** {@link SharedMemory.close}, for `using memory = new SharedMemory(...)`. */
+  [Symbol.dispose](): void
+
+  /**
+   * Removes the block's name now: this object and every process attached keep
+   * working, new attaches fail with `ERR_SHM_NOT_FOUND`, and the name is free
+   * for a new block (which this object's `close()` then leaves alone). On
+   * Windows a name lives until the last handle closes, so this does nothing
+   * there.
+   *
+   * @throws {Error} `ERR_SHM_CLOSED` after `close()`, `ERR_SHM_ACCESS`,
+   *   `ERR_SHM_OS`.
+   */
+  unlink(): void
+
+  /**
+   * Removes the block named `name`, such as one left behind by a crashed
+   * process; returns whether there was one. Processes attached to it keep
+   * their memory. On Windows a name cannot be removed before its last handle
+   * closes: there this only reports whether it exists.
+   *
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`. @throws {Error}
+   *   `ERR_SHM_INVALID_NAME`, `ERR_SHM_ACCESS`, `ERR_SHM_OS`.
+   */
+  static unlink(name: string, global?: boolean): boolean
+
+  /**
+   * Whether a block named `name` exists.
+   *
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`. @throws {Error}
+   *   `ERR_SHM_INVALID_NAME`, `ERR_SHM_OS`.
+   */
+  static exists(name: string, global?: boolean): boolean
 }
 
 declare namespace SharedMemory {
   export { SharedMemory, SharedMemory as default }
+
+  /** The options of `new SharedMemory(name, options)`. */
+  export interface Options {
+    /**
+     * The size in bytes. Required to create a block. When attaching, the block
+     * must have at least this many bytes and only these are used; without it
+     * the whole block is used, as the OS reports its size: exact on Linux,
+     * rounded up to whole pages on macOS and Windows.
+     */
+    size?: number
+    /**
+     * `true` (the default) creates the block and fails with `ERR_SHM_EXISTS`
+     * if it exists; `false` attaches and fails with `ERR_SHM_NOT_FOUND` if it
+     * is missing; `'if-missing'` attaches if it exists and creates it
+     * otherwise, safely when several processes race to do the same
+     * ({@link SharedMemory.host} tells which happened).
+     */
+    create?: boolean | 'if-missing'
+    /** Windows only: use the `Global\` namespace. Defaults to `false`. */
+    global?: boolean
+    /**
+     * Unix permission bits of a created block, applied exactly (not reduced by
+     * the umask). Defaults to `0o600`. Ignored when attaching and on Windows.
+     */
+    mode?: number
+    /**
+     * Map the block read-only: every write throws `ERR_SHM_READ_ONLY`, and so
+     * does {@link SharedMemory.view}. Needs `create: false`.
+     */
+    readOnly?: boolean
+  }
 }
 
 export = SharedMemory
