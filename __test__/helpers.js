@@ -68,6 +68,69 @@ function runChild(script, args = [], { timeoutMs = 20000, onMessage } = {}) {
   })
 }
 
+/**
+ * Resolves once thread `tid` of process `pid` (the main thread by default)
+ * sleeps in a futex, so that a notify sent now reaches it. Elsewhere than on
+ * Linux, waits half a second instead.
+ */
+async function whenSleeping(pid, { thread = pid, timeoutMs = 10000 } = {}) {
+  const wchan = `/proc/${pid}/task/${thread}/wchan`
+  if (!fs.existsSync(wchan)) return new Promise((resolve) => setTimeout(resolve, 500))
+  const started = Date.now()
+  while (!fs.readFileSync(wchan, 'utf8').includes('futex')) {
+    if (Date.now() - started > timeoutMs) throw new Error(`process ${pid} never slept in a futex`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/** The ids of the threads of process `pid` named `name` (Linux). */
+function threadsNamed(pid, name) {
+  const tasks = `/proc/${pid}/task`
+  return fs.readdirSync(tasks).filter((tid) => fs.readFileSync(path.join(tasks, tid, 'comm'), 'utf8').trim() === name)
+}
+
+/**
+ * Starts `fixtures/<script>` and returns it with `next(test)`, which resolves
+ * with the first message (received or to come) that passes `test`, and
+ * `exited`, which resolves with `{ code, signal }`. The child is killed after
+ * `timeoutMs`, and when this test file ends.
+ */
+function startChild(script, args = [], { timeoutMs = 30000 } = {}) {
+  const child = fork(path.join(__dirname, 'fixtures', script), args, { stdio: 'inherit' })
+  const received = []
+  const listeners = []
+  child.on('message', (message) => {
+    received.push(message)
+    for (const listener of listeners.splice(0)) listener()
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal })
+    })
+  })
+  running.add(child)
+  exited.then(() => running.delete(child))
+  const next = (test = () => true) =>
+    new Promise((resolve, reject) => {
+      const look = () => {
+        const found = received.find(test)
+        if (found) return resolve(found)
+        if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`${script} exited first`))
+        listeners.push(look)
+      }
+      exited.then(look)
+      look()
+    })
+  return { child, next, exited }
+}
+
+const running = new Set()
+after(() => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /** Calls `fn` and returns the error it throws; fails when it does not throw. */
 function thrown(fn) {
   try {
@@ -78,4 +141,4 @@ function thrown(fn) {
   throw new Error('expected an error, but nothing was thrown')
 }
 
-module.exports = { SharedMemory, uniqueName, removeBlock, blockExists, runChild, thrown }
+module.exports = { SharedMemory, uniqueName, removeBlock, blockExists, runChild, startChild, thrown, whenSleeping, threadsNamed }

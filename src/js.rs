@@ -53,7 +53,7 @@ pub fn optional_bool(value: &Unknown, what: &str, default: bool) -> ShmResult<bo
 }
 
 /// A number argument, as an `f64`.
-fn number(value: &Unknown, what: &str) -> ShmResult<f64> {
+pub fn number(value: &Unknown, what: &str) -> ShmResult<f64> {
   if value.get_type()? != ValueType::Number {
     return Err(wrong_type(what, "a number", value));
   }

@@ -16,3 +16,4 @@ mod options;
 mod os;
 mod shared_memory;
 mod view;
+mod wait;

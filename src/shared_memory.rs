@@ -12,6 +12,9 @@ use crate::name::{os_name, Platform};
 use crate::options::{Create, Options};
 use crate::os::{self, Access};
 use crate::view::View;
+use crate::wait::{self, AsyncWait, Settle};
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
 
 /// Strings up to this many bytes are decoded from a buffer on the stack.
 const STACK_STRING: usize = 1024;
@@ -23,6 +26,9 @@ pub struct SharedMemory {
   block: Option<Block>,
   /// The zero-copy view, made on first use.
   view: Option<View>,
+  /// The `waitAsync` calls in flight, by id, to cancel on abort or `close()`.
+  waits: HashMap<u32, Weak<AsyncWait>>,
+  next_wait: u32,
   name: String,
   /// Kept after `close()`, like the other properties that describe the block.
   size: usize,
@@ -173,9 +179,32 @@ impl SharedMemory {
       .or_throw(env)
   }
 
+  /// If the 32-bit integer at `offset` equals `expected`, sleeps until a `notify` on that offset
+  /// (from any process) or `timeoutMs`; blocks the calling thread, like `Atomics.wait`.
+  #[napi(ts_return_type = "'ok' | 'not-equal' | 'timed-out'")]
+  pub fn wait(
+    &self,
+    env: &Env,
+    offset: Unknown,
+    expected: Unknown,
+    timeout_ms: Unknown,
+  ) -> Result<&'static str> {
+    self.wait_now(&offset, &expected, &timeout_ms).or_throw(env)
+  }
+
+  /// Wakes up to `count` waiters on `offset`, in every process; returns how many woke.
+  #[napi]
+  pub fn notify(&self, env: &Env, offset: Unknown, count: Unknown) -> Result<f64> {
+    self
+      .notify_now(&offset, &count)
+      .map(|n| n as f64)
+      .or_throw(env)
+  }
+
   /// Unmaps the block as soon as no view holds it; a host also removes the block's name.
   #[napi]
   pub fn close(&mut self, env: &Env) -> Result<()> {
+    self.cancel_waits(true);
     if let Some(view) = self.view.take() {
       view.detach(env).or_throw(env)?;
     }
@@ -237,8 +266,44 @@ impl SharedMemory {
   }
 }
 
+/// Starts a `waitAsync` (the promise is made in `index.js`): returns its result at once when
+/// there is nothing to wait for, or the id `waitAsyncCancel` takes; `settle(error, result)` is
+/// called when it ends.
+#[napi(skip_typescript)]
+#[cfg_attr(
+  test,
+  allow(dead_code, reason = "napi-rs registers module functions outside tests")
+)]
+pub fn wait_async_start(
+  env: &Env,
+  memory: &mut SharedMemory,
+  offset: Unknown,
+  expected: Unknown,
+  timeout_ms: Unknown,
+  settle: Settle,
+) -> Result<Either<&'static str, u32>> {
+  memory
+    .start_async_wait(&offset, &expected, &timeout_ms, settle)
+    .or_throw(env)
+}
+
+/// Stops the `waitAsync` with id `id` (its signal was aborted; `index.js` rejects the promise).
+#[napi(skip_typescript)]
+#[cfg_attr(
+  test,
+  allow(dead_code, reason = "napi-rs registers module functions outside tests")
+)]
+pub fn wait_async_cancel(memory: &mut SharedMemory, id: u32) {
+  if let Some(wait) = memory.waits.remove(&id).and_then(|wait| wait.upgrade()) {
+    wait.cancel(None);
+  }
+}
+
 impl ObjectFinalize for SharedMemory {
   fn finalize(mut self, env: Env) -> Result<()> {
+    // Only an exiting environment finalizes an object with waits in flight (each pending
+    // `waitAsync` callback holds the object): there is no one left to settle them for.
+    self.cancel_waits(false);
     // The view Buffer may outlive this object; it keeps the mapping alive itself.
     if let Some(view) = self.view.take() {
       view.release(&env);
@@ -287,10 +352,114 @@ impl SharedMemory {
       size: block.size(),
       block: Some(block),
       view: None,
+      waits: HashMap::new(),
+      next_wait: 0,
       name,
       global,
       host,
     })
+  }
+
+  /// The byte offset of a 32-bit word for `wait`/`notify`: a multiple of 4 inside the block.
+  fn word_offset(&self, block: &Block, offset: &Unknown) -> ShmResult<usize> {
+    let offset = js::optional_index(offset, "offset")?.unwrap_or(0);
+    if !offset.is_multiple_of(4) || range(offset, 4, block.size()).is_none() {
+      return Err(ShmError::OutOfRange(format!(
+        "offset must be a multiple of 4 with 4 bytes inside shared memory block \"{}\" of {} bytes, got {offset}",
+        self.name,
+        block.size()
+      )));
+    }
+    Ok(offset)
+  }
+
+  fn wait_now(
+    &self,
+    offset: &Unknown,
+    expected: &Unknown,
+    timeout_ms: &Unknown,
+  ) -> ShmResult<&'static str> {
+    let block = self.block()?;
+    let offset = self.word_offset(block, offset)?;
+    let expected = wait::expected(expected)?;
+    let deadline = wait::deadline(timeout_ms)?;
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let outcome = block
+      .segment()
+      .wait(offset, expected, deadline, &never)
+      .map_err(|e| ShmError::from_os(&self.name, e))?;
+    Ok(wait::outcome_name(outcome))
+  }
+
+  fn notify_now(&self, offset: &Unknown, count: &Unknown) -> ShmResult<usize> {
+    let block = self.block()?;
+    let offset = self.word_offset(block, offset)?;
+    let count = wait::count(count)?;
+    if count == 0 {
+      return Ok(0);
+    }
+    block
+      .segment()
+      .wake(offset, count)
+      .map_err(|e| ShmError::from_os(&self.name, e))
+  }
+
+  fn start_async_wait(
+    &mut self,
+    offset: &Unknown,
+    expected: &Unknown,
+    timeout_ms: &Unknown,
+    settle: Settle,
+  ) -> ShmResult<Either<&'static str, u32>> {
+    let block = self.block()?;
+    let offset = self.word_offset(block, offset)?;
+    let expected = wait::expected(expected)?;
+    let deadline = wait::deadline(timeout_ms)?;
+    let segment = Arc::clone(block.segment());
+    // Nothing to wait for: answer now, without a thread.
+    let current = {
+      let mut word = [0u8; 4];
+      // SAFETY: `word` is writable for 4 bytes; the range was checked by `word_offset`.
+      unsafe { block.read(offset, word.as_mut_ptr(), 4) };
+      u32::from_ne_bytes(word)
+    };
+    if current != expected {
+      return Ok(Either::A("not-equal"));
+    }
+    if deadline.is_some_and(|deadline| deadline <= std::time::Instant::now()) {
+      return Ok(Either::A("timed-out"));
+    }
+    let wait = AsyncWait::new(settle);
+    let id = self.next_wait;
+    self.next_wait = self.next_wait.wrapping_add(1);
+    if self.waits.len() >= 64 && self.waits.len().is_power_of_two() {
+      // Forget finished waits now and then, so the map stays as small as the waits in flight.
+      self
+        .waits
+        .retain(|_, wait| wait.upgrade().is_some_and(|w| w.is_pending()));
+    }
+    self.waits.insert(id, Arc::downgrade(&wait));
+    wait::start(wait::Job {
+      segment,
+      name: self.name.clone(),
+      offset,
+      expected,
+      deadline,
+      wait,
+    })?;
+    Ok(Either::B(id))
+  }
+
+  /// Stops every `waitAsync` in flight; `reject` settles their promises with `ERR_SHM_CLOSED`.
+  fn cancel_waits(&mut self, reject: bool) {
+    for (_, wait) in self.waits.drain() {
+      if let Some(wait) = wait.upgrade() {
+        let error = reject.then(|| ShmError::Closed {
+          name: self.name.clone(),
+        });
+        wait.cancel(error);
+      }
+    }
   }
 
   /// The validated name and OS name given to a static method.

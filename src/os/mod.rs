@@ -12,6 +12,57 @@ mod imp;
 
 pub use imp::{exists, unlink, Segment};
 
+/// The futex of each Unix system, behind one `wait`/`wake` pair (used by `unix.rs`).
+#[cfg(unix)]
+#[cfg_attr(
+  any(target_os = "linux", target_os = "android"),
+  path = "futex_linux.rs"
+)]
+#[cfg_attr(target_os = "macos", path = "futex_macos.rs")]
+#[cfg_attr(target_os = "freebsd", path = "futex_freebsd.rs")]
+#[cfg_attr(
+  not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "freebsd"
+  )),
+  path = "futex_unsupported.rs"
+)]
+mod futex;
+
+/// What one futex sleep ended with.
+#[cfg(unix)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FutexWait {
+  /// A wake-up (or, where the OS cannot tell, a value that differed when the kernel looked).
+  Woken,
+  /// The value differed when the kernel looked.
+  #[cfg_attr(
+    not(target_os = "linux"),
+    allow(dead_code, reason = "only Linux tells a changed value from a wake-up")
+  )]
+  Changed,
+  TimedOut,
+  /// A signal interrupted the sleep.
+  Interrupted,
+}
+
+/// How a [`Segment::wait`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitOutcome {
+  /// Woken by a notify, or the value changed while waiting.
+  Ok,
+  /// The value differed from the expected one at the start.
+  NotEqual,
+  TimedOut,
+  /// The waiter's cancel flag was set.
+  Cancelled,
+}
+
+/// How long one sleep lasts at most, so that a cancelled waiter notices within this time.
+pub const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// How a segment is mapped into this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {

@@ -9,7 +9,10 @@ use rustix::fs::{fchmod, fstat, ftruncate, Mode};
 use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
 use rustix::shm;
 
-use super::Access;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Instant;
+
+use super::{futex, Access, FutexWait, WaitOutcome, WAIT_SLICE};
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.
 #[derive(Debug)]
@@ -93,6 +96,66 @@ impl Segment {
   /// The mapped length in bytes.
   pub fn len(&self) -> usize {
     self.len
+  }
+
+  /// The 32-bit word at `offset`.
+  ///
+  /// # Panics
+  /// If `offset` is not a multiple of 4 inside the mapping: callers check first.
+  fn word(&self, offset: usize) -> &AtomicU32 {
+    assert!(
+      offset.is_multiple_of(4) && offset + 4 <= self.len,
+      "a word inside the mapping"
+    );
+    // SAFETY: the 4 bytes at `offset` are inside the mapping, which lives as long as `&self`, and
+    // 4-aligned (the mapping is page-aligned). An `AtomicU32` has the layout of a `u32`, and
+    // atomic access is exactly how memory shared with other processes must be read.
+    unsafe { &*self.as_ptr().add(offset).cast::<AtomicU32>() }
+  }
+
+  /// While the word at `offset` equals `expected`, sleeps until a [`Segment::wake`] on it (from
+  /// any process), the `deadline`, or `cancel` is set (noticed within [`WAIT_SLICE`]).
+  pub fn wait(
+    &self,
+    offset: usize,
+    expected: u32,
+    deadline: Option<Instant>,
+    cancel: &AtomicBool,
+  ) -> io::Result<WaitOutcome> {
+    let word = self.word(offset);
+    if word.load(Ordering::SeqCst) != expected {
+      return Ok(WaitOutcome::NotEqual);
+    }
+    loop {
+      if cancel.load(Ordering::Acquire) {
+        return Ok(WaitOutcome::Cancelled);
+      }
+      let slice = match deadline {
+        None => WAIT_SLICE,
+        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+          Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
+          _ => return Ok(WaitOutcome::TimedOut),
+        },
+      };
+      match futex::wait(word, expected, slice)? {
+        FutexWait::Woken if cancel.load(Ordering::Acquire) => {
+          // A notify woke a waiter that no one waits for any more: hand the wake-up on, so
+          // that it reaches a waiter that still counts.
+          futex::wake(word, 1)?;
+          return Ok(WaitOutcome::Cancelled);
+        }
+        // Woken, or the value checked above changed since: a notify is on its way, or the writer
+        // sends none; either way the wait is over.
+        FutexWait::Woken | FutexWait::Changed => return Ok(WaitOutcome::Ok),
+        FutexWait::TimedOut | FutexWait::Interrupted => {}
+      }
+    }
+  }
+
+  /// Wakes up to `count` waiters (`u32::MAX`: all) on the word at `offset`, in every process;
+  /// returns how many woke where the OS says so.
+  pub fn wake(&self, offset: usize, count: u32) -> io::Result<usize> {
+    futex::wake(self.word(offset), count)
   }
 
   /// Removes the name `os_name` if it still names this object; returns whether it did. A name

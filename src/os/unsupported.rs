@@ -2,7 +2,10 @@
 
 use std::io;
 
-use super::Access;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use super::{Access, WaitOutcome};
 
 fn unsupported() -> io::Error {
   io::Error::new(
@@ -34,6 +37,20 @@ impl Segment {
   }
 
   pub fn unlink_if_same(&self, _os_name: &str) -> io::Result<bool> {
+    match self.never {}
+  }
+
+  pub fn wait(
+    &self,
+    _offset: usize,
+    _expected: u32,
+    _deadline: Option<Instant>,
+    _cancel: &AtomicBool,
+  ) -> io::Result<WaitOutcome> {
+    match self.never {}
+  }
+
+  pub fn wake(&self, _offset: usize, _count: u32) -> io::Result<usize> {
     match self.never {}
   }
 }

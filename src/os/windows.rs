@@ -17,7 +17,17 @@ use windows_sys::Win32::System::Memory::{
   PAGE_READWRITE,
 };
 
-use super::Access;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use windows_sys::Win32::Foundation::{WAIT_ABANDONED, WAIT_OBJECT_0, WAIT_TIMEOUT};
+use windows_sys::Win32::System::Threading::{
+  CreateEventW, CreateMutexW, GetCurrentProcessId, OpenEventW, ReleaseMutex, SetEvent,
+  WaitForSingleObject, EVENT_MODIFY_STATE, INFINITE,
+};
+
+use super::{Access, WaitOutcome, WAIT_SLICE};
 
 /// A view of a named file mapping, with the mapping's handle kept open for the view's life: a
 /// Windows name lives as long as any handle to the object.
@@ -26,6 +36,10 @@ pub struct Segment {
   handle: HANDLE,
   view: *mut c_void,
   len: usize,
+  /// The OS name, for the objects `wait`/`notify` share with other processes.
+  os_name: String,
+  /// Those objects, made on the first `wait` or `notify`.
+  waiters: OnceLock<WaiterTable>,
 }
 
 // SAFETY: the handle and the view belong to this `Segment` alone and are released only by its
@@ -70,7 +84,7 @@ impl Segment {
       close(handle);
       return Err(io::Error::from_raw_os_error(ERROR_ALREADY_EXISTS as i32));
     }
-    Segment::map(handle, len, Access::ReadWrite)
+    Segment::map(handle, len, Access::ReadWrite, os_name)
   }
 
   /// Attaches to the existing mapping `os_name` and maps all of it. Its length is the view's
@@ -82,11 +96,11 @@ impl Segment {
     if handle.is_null() {
       return Err(last_error());
     }
-    Segment::map(handle, 0, access)
+    Segment::map(handle, 0, access, os_name)
   }
 
   /// Maps `len` bytes of `handle` (0: all of it); takes ownership of `handle`.
-  fn map(handle: HANDLE, len: usize, access: Access) -> io::Result<Segment> {
+  fn map(handle: HANDLE, len: usize, access: Access, os_name: &str) -> io::Result<Segment> {
     // SAFETY: `handle` is a valid file-mapping handle opened with at least `access`; offset 0 and
     // a length within the section (or 0 for all of it) are valid arguments.
     let view: MEMORY_MAPPED_VIEW_ADDRESS =
@@ -123,6 +137,8 @@ impl Segment {
       handle,
       view: view.Value,
       len,
+      os_name: os_name.to_owned(),
+      waiters: OnceLock::new(),
     })
   }
 
@@ -134,6 +150,94 @@ impl Segment {
   /// The mapped length in bytes.
   pub fn len(&self) -> usize {
     self.len
+  }
+
+  /// The 32-bit word at `offset`.
+  ///
+  /// # Panics
+  /// If `offset` is not a multiple of 4 inside the view: callers check first.
+  fn word(&self, offset: usize) -> &AtomicU32 {
+    assert!(
+      offset.is_multiple_of(4) && offset + 4 <= self.len,
+      "a word inside the view"
+    );
+    // SAFETY: the 4 bytes at `offset` are inside the view, which lives as long as `&self`, and
+    // 4-aligned (views start on allocation-granularity boundaries). An `AtomicU32` has the layout
+    // of a `u32`, and atomic access is how memory shared with other processes must be read.
+    unsafe { &*self.as_ptr().add(offset).cast::<AtomicU32>() }
+  }
+
+  fn waiter_table(&self) -> io::Result<&WaiterTable> {
+    if let Some(table) = self.waiters.get() {
+      return Ok(table);
+    }
+    let table = WaiterTable::open(&self.os_name)?;
+    // Another thread may have made one meanwhile: keep the first, drop ours.
+    Ok(self.waiters.get_or_init(|| table))
+  }
+
+  /// While the word at `offset` equals `expected`, sleeps until a [`Segment::wake`] on it (from
+  /// any process), the `deadline`, or `cancel` is set (noticed within [`WAIT_SLICE`]).
+  ///
+  /// `WaitOnAddress` only works inside one process, so each waiter has an event of its own,
+  /// registered in a table that every process of the block shares (see [`WaiterTable`]).
+  pub fn wait(
+    &self,
+    offset: usize,
+    expected: u32,
+    deadline: Option<Instant>,
+    cancel: &AtomicBool,
+  ) -> io::Result<WaitOutcome> {
+    let word = self.word(offset);
+    if word.load(Ordering::SeqCst) != expected {
+      return Ok(WaitOutcome::NotEqual);
+    }
+    let table = self.waiter_table()?;
+    let waiter = match table.register(offset, || word.load(Ordering::SeqCst) == expected)? {
+      Some(waiter) => waiter,
+      // The value changed between the first look and the registration.
+      None => return Ok(WaitOutcome::Ok),
+    };
+    loop {
+      let slice = match deadline {
+        None => WAIT_SLICE,
+        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+          Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
+          _ => {
+            return Ok(match table.unregister(&waiter)? {
+              true => WaitOutcome::TimedOut,
+              false => WaitOutcome::Ok, // a notify took us off the table meanwhile
+            });
+          }
+        },
+      };
+      if cancel.load(Ordering::Acquire) {
+        if !table.unregister(&waiter)? {
+          // A notify took this waiter, which no one waits for any more: hand the wake-up on.
+          table.wake(offset, 1)?;
+        }
+        return Ok(WaitOutcome::Cancelled);
+      }
+      // Round up, so that a deadline is never missed by a fraction of a millisecond.
+      let millis = u32::try_from(slice.as_micros().div_ceil(1000)).unwrap_or(INFINITE - 1);
+      // SAFETY: `waiter.event` is an event handle this waiter owns until it is dropped.
+      match unsafe { WaitForSingleObject(waiter.event, millis) } {
+        WAIT_OBJECT_0 if cancel.load(Ordering::Acquire) => {
+          table.wake(offset, 1)?;
+          return Ok(WaitOutcome::Cancelled);
+        }
+        WAIT_OBJECT_0 => return Ok(WaitOutcome::Ok),
+        WAIT_TIMEOUT => {}
+        _ => return Err(last_error()),
+      }
+    }
+  }
+
+  /// Wakes up to `count` waiters (`u32::MAX`: all) on the word at `offset`, in every process;
+  /// returns how many woke.
+  pub fn wake(&self, offset: usize, count: u32) -> io::Result<usize> {
+    self.word(offset);
+    self.waiter_table()?.wake(offset, count)
   }
 
   /// Windows cannot remove a name before its last handle closes (see [`unlink`]); the name of
@@ -191,4 +295,235 @@ pub fn exists(os_name: &str) -> io::Result<bool> {
     ERROR_ACCESS_DENIED => Ok(true),
     code => Err(io::Error::from_raw_os_error(code as i32)),
   }
+}
+
+/// The objects behind cross-process `wait`/`notify` for one block, shared by name with every
+/// process that uses the block: a table of waiters in a small named mapping, and a named mutex
+/// that guards it. Each entry names a waiter's own auto-reset event; `wake` takes entries off the
+/// table and sets their events, so it wakes exactly the waiters it counts. An entry left by a
+/// killed process is dropped by the next `wake` on its offset (its event no longer opens).
+#[derive(Debug)]
+struct WaiterTable {
+  /// The names of the shared objects start with this (`Global\` prefix included).
+  prefix: String,
+  lock: HANDLE,
+  mapping: HANDLE,
+  entries: *mut Entry,
+}
+
+// SAFETY: the handles and the view belong to the table alone and are released by its `Drop`; the
+// entries are only touched with atomics while holding the named mutex.
+unsafe impl Send for WaiterTable {}
+// SAFETY: see `Send`.
+unsafe impl Sync for WaiterTable {}
+
+/// One waiter: `offset + 1` (0 marks a free entry), and the process and serial number that name
+/// its event.
+#[repr(C)]
+struct Entry {
+  key: AtomicU32,
+  process: AtomicU32,
+  serial: AtomicU32,
+  _reserved: AtomicU32,
+}
+
+const TABLE_BYTES: usize = 64 * 1024;
+const ENTRIES: usize = TABLE_BYTES / mem::size_of::<Entry>();
+
+/// A registered waiter: its entry and its event.
+struct Waiter {
+  index: usize,
+  serial: u32,
+  event: HANDLE,
+}
+
+impl Drop for Waiter {
+  fn drop(&mut self) {
+    close(self.event);
+  }
+}
+
+impl WaiterTable {
+  fn open(os_name: &str) -> io::Result<WaiterTable> {
+    // Short, fixed-length names derived from the block's, in the same namespace.
+    let (namespace, plain) = match os_name.strip_prefix("Global\\") {
+      Some(rest) => ("Global\\", rest),
+      None => ("", os_name),
+    };
+    let prefix = format!("{namespace}shm-wait-{:016x}", fnv1a(plain.as_bytes()));
+    let lock_name = wide(&format!("{prefix}-lock"));
+    // SAFETY: `lock_name` is a NUL-terminated UTF-16 string that outlives the call.
+    let lock = unsafe { CreateMutexW(ptr::null(), 0, lock_name.as_ptr()) };
+    if lock.is_null() {
+      return Err(last_error());
+    }
+    let table_name = wide(&format!("{prefix}-table"));
+    // SAFETY: as for the block itself; an existing table is opened (and then shared) instead.
+    let mapping = unsafe {
+      CreateFileMappingW(
+        INVALID_HANDLE_VALUE,
+        ptr::null(),
+        PAGE_READWRITE,
+        0,
+        TABLE_BYTES as u32,
+        table_name.as_ptr(),
+      )
+    };
+    if mapping.is_null() {
+      let err = last_error();
+      close(lock);
+      return Err(err);
+    }
+    // SAFETY: `mapping` is a valid section of TABLE_BYTES bytes.
+    let view = unsafe { MapViewOfFile(mapping, FILE_MAP_READ | FILE_MAP_WRITE, 0, 0, TABLE_BYTES) };
+    if view.Value.is_null() {
+      let err = last_error();
+      close(mapping);
+      close(lock);
+      return Err(err);
+    }
+    Ok(WaiterTable {
+      prefix,
+      lock,
+      mapping,
+      entries: view.Value.cast(),
+    })
+  }
+
+  fn entry(&self, index: usize) -> &Entry {
+    assert!(index < ENTRIES);
+    // SAFETY: the view holds ENTRIES entries, starts zeroed (a fresh section), lives as long as
+    // `self`, and `Entry` is all atomics, valid for any bit pattern.
+    unsafe { &*self.entries.add(index) }
+  }
+
+  fn event_name(&self, process: u32, serial: u32) -> Vec<u16> {
+    wide(&format!("{}-{process}-{serial}", self.prefix))
+  }
+
+  /// Runs `f` holding the table's mutex.
+  fn locked<T>(&self, f: impl FnOnce() -> T) -> io::Result<T> {
+    // SAFETY: `self.lock` is a valid mutex handle.
+    match unsafe { WaitForSingleObject(self.lock, INFINITE) } {
+      // An abandoned mutex: its owner died holding it. Each entry is written in one piece, so the
+      // table is still usable.
+      WAIT_OBJECT_0 | WAIT_ABANDONED => {}
+      _ => return Err(last_error()),
+    }
+    let result = f();
+    // SAFETY: this thread owns the mutex, acquired just above.
+    unsafe { ReleaseMutex(self.lock) };
+    Ok(result)
+  }
+
+  /// Adds a waiter on `offset` if `still_waiting()` holds under the lock (so that a notify that
+  /// follows a change of the value cannot be missed); `None` if it no longer holds.
+  fn register(
+    &self,
+    offset: usize,
+    still_waiting: impl FnOnce() -> bool,
+  ) -> io::Result<Option<Waiter>> {
+    static SERIAL: AtomicU32 = AtomicU32::new(0);
+    let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: reads the id of the calling process.
+    let process = unsafe { GetCurrentProcessId() };
+    let name = self.event_name(process, serial);
+    // SAFETY: `name` is a NUL-terminated UTF-16 string; an auto-reset event, initially unset.
+    let event = unsafe { CreateEventW(ptr::null(), 0, 0, name.as_ptr()) };
+    if event.is_null() {
+      return Err(last_error());
+    }
+    let mut waiter = Waiter {
+      index: usize::MAX,
+      serial,
+      event,
+    };
+    let key = offset as u32 + 1;
+    let registered = self.locked(|| {
+      if !still_waiting() {
+        return Ok(false);
+      }
+      let free = (0..ENTRIES).find(|&i| self.entry(i).key.load(Ordering::Relaxed) == 0);
+      let Some(index) = free else {
+        return Err(io::Error::other(
+          "more than 4096 waiters on one shared memory block",
+        ));
+      };
+      let entry = self.entry(index);
+      entry.process.store(process, Ordering::Relaxed);
+      entry.serial.store(serial, Ordering::Relaxed);
+      entry.key.store(key, Ordering::Relaxed);
+      waiter.index = index;
+      Ok(true)
+    })??;
+    Ok(registered.then_some(waiter))
+  }
+
+  /// Takes the waiter off the table; `false` if a wake already did.
+  fn unregister(&self, waiter: &Waiter) -> io::Result<bool> {
+    // SAFETY: reads the id of the calling process.
+    let process = unsafe { GetCurrentProcessId() };
+    self.locked(|| {
+      let entry = self.entry(waiter.index);
+      let ours = entry.key.load(Ordering::Relaxed) != 0
+        && entry.process.load(Ordering::Relaxed) == process
+        && entry.serial.load(Ordering::Relaxed) == waiter.serial;
+      if ours {
+        entry.key.store(0, Ordering::Relaxed);
+      }
+      ours
+    })
+  }
+
+  fn wake(&self, offset: usize, count: u32) -> io::Result<usize> {
+    let key = offset as u32 + 1;
+    self.locked(|| {
+      let mut woken = 0;
+      for index in 0..ENTRIES {
+        if woken >= count as usize {
+          break;
+        }
+        let entry = self.entry(index);
+        if entry.key.load(Ordering::Relaxed) != key {
+          continue;
+        }
+        entry.key.store(0, Ordering::Relaxed);
+        let name = self.event_name(
+          entry.process.load(Ordering::Relaxed),
+          entry.serial.load(Ordering::Relaxed),
+        );
+        // SAFETY: `name` is a NUL-terminated UTF-16 string that outlives the call.
+        let event = unsafe { OpenEventW(EVENT_MODIFY_STATE, 0, name.as_ptr()) };
+        if event.is_null() {
+          // Its process is gone: the entry was stale, and is now removed.
+          continue;
+        }
+        // SAFETY: `event` was just opened with EVENT_MODIFY_STATE.
+        unsafe { SetEvent(event) };
+        close(event);
+        woken += 1;
+      }
+      woken
+    })
+  }
+}
+
+impl Drop for WaiterTable {
+  fn drop(&mut self) {
+    // SAFETY: `entries` is the base of the view mapped in `open`, unmapped once here.
+    unsafe {
+      UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS {
+        Value: self.entries.cast(),
+      })
+    };
+    close(self.mapping);
+    close(self.lock);
+  }
+}
+
+/// FNV-1a, 64 bits: a short, stable digest of a block name for the names of its wait objects.
+fn fnv1a(bytes: &[u8]) -> u64 {
+  bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+  })
 }

@@ -1,0 +1,260 @@
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const crypto = require('node:crypto')
+const { performance } = require('node:perf_hooks')
+const { Worker } = require('node:worker_threads')
+const path = require('node:path')
+
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, threadsNamed } = require('./helpers')
+
+const isLinux = process.platform === 'linux'
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function block(size = 64) {
+  const memory = new SharedMemory(uniqueName(), size)
+  return { memory, words: new Int32Array(memory.view.buffer) }
+}
+
+/** Resolves once `count` waitAsync threads of this process sleep in a futex. */
+async function whenWaitersSleep(count) {
+  if (!isLinux) return sleep(500)
+  const started = Date.now()
+  for (;;) {
+    const sleeping = threadsNamed(process.pid, 'shared-memory-w').filter((tid) =>
+      fs.readFileSync(`/proc/${process.pid}/task/${tid}/wchan`, 'utf8').includes('futex'),
+    )
+    if (sleeping.length >= count) return
+    if (Date.now() - started > 10000) throw new Error(`only ${sleeping.length} of ${count} waiters sleep`)
+    await sleep(5)
+  }
+}
+
+test('wait returns not-equal at once when the value differs', () => {
+  const { memory, words } = block()
+  words[1] = 7
+  assert.equal(memory.wait(4, 6), 'not-equal')
+  assert.equal(memory.wait(4, 6, 0), 'not-equal')
+})
+
+test('wait and waitAsync time out, neither early nor more than 20 ms late', async () => {
+  const { memory } = block()
+  for (const timeout of [0, 30]) {
+    const late = []
+    for (let i = 0; i < 5; i++) {
+      let started = performance.now()
+      assert.equal(memory.wait(0, 0, timeout), 'timed-out')
+      const blocking = performance.now() - started
+      started = performance.now()
+      assert.equal(await memory.waitAsync(0, 0, timeout), 'timed-out')
+      const async = performance.now() - started
+      assert.ok(blocking >= timeout - 0.5 && async >= timeout - 0.5, `returned early: ${blocking}, ${async}`)
+      late.push(Math.max(blocking, async) - timeout)
+    }
+    // The best of five, so that a busy machine does not decide the result.
+    assert.ok(Math.min(...late) < 20, `late by ${late.join(', ')} ms`)
+  }
+})
+
+test('expected is coerced like Atomics.wait does (ToInt32)', () => {
+  const { memory, words } = block()
+  words[0] = -1
+  for (const expected of [-1, 0xffffffff, '-1', -1.9, { valueOf: () => -1 }, 2 ** 32 - 1]) {
+    assert.equal(memory.wait(0, expected, 0), 'timed-out', String(expected))
+  }
+  words[0] = 0
+  for (const expected of [0, NaN, Infinity, '', null, false, 2 ** 32, -0.5]) {
+    assert.equal(memory.wait(0, expected, 0), 'timed-out', String(expected))
+  }
+  assert.throws(() => memory.wait(0, Symbol('x'), 0), TypeError)
+  assert.throws(() => memory.wait(0, 1n, 0), TypeError)
+})
+
+test('offsets must be multiples of 4 inside the block; timeouts and counts must be numbers', async () => {
+  const { memory } = block(16)
+  for (const offset of [1, 2, -4, 16, 14, 1.5, NaN, Infinity]) {
+    for (const call of [() => memory.wait(offset, 0, 0), () => memory.notify(offset)]) {
+      const error = thrown(call)
+      assert.equal(error.constructor, RangeError, `offset ${offset}`)
+      assert.equal(error.code, 'ERR_OUT_OF_RANGE')
+    }
+    await assert.rejects(memory.waitAsync(offset, 0, 0), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
+  }
+  for (const call of [() => memory.wait('0', 0, 0), () => memory.wait(0, 0, '10'), () => memory.notify(0, '1')]) {
+    assert.equal(thrown(call).code, 'ERR_INVALID_ARG_TYPE')
+  }
+  for (const count of [-1, 1.5, NaN, -Infinity]) {
+    assert.equal(thrown(() => memory.notify(0, count)).code, 'ERR_OUT_OF_RANGE', String(count))
+  }
+  await assert.rejects(memory.waitAsync(0, 0, 0, {}), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
+  assert.equal(memory.wait(12, 0, 0), 'timed-out')
+})
+
+test('notify with no waiters wakes no one', () => {
+  const { memory } = block()
+  assert.equal(memory.notify(0), 0)
+  assert.equal(memory.notify(0, 1), 0)
+  assert.equal(memory.notify(0, 0), 0)
+})
+
+for (const kind of ['wait', 'waitAsync']) {
+  test(`${kind} in another process wakes on notify, with or without a new value`, async () => {
+    const { memory, words } = block()
+    // A notify that leaves the value alone: only the wake-up can end the wait.
+    const plain = startChild('waiter.js', [memory.name, kind, '0', '0', '10000'])
+    const { pid } = plain.child
+    await plain.next((m) => m.ready)
+    await whenSleeping(pid, kind === 'wait' ? {} : { thread: await waiterThread(pid) })
+    assert.equal(memory.notify(0), 1)
+    assert.deepEqual(await plain.next((m) => 'result' in m), { result: 'ok' })
+    // The usual pattern: change the value, then notify.
+    const changed = startChild('waiter.js', [memory.name, kind, '8', '0', '10000'])
+    await changed.next((m) => m.ready)
+    const changedPid = changed.child.pid
+    await whenSleeping(changedPid, kind === 'wait' ? {} : { thread: await waiterThread(changedPid) })
+    Atomics.store(words, 2, 1)
+    memory.notify(8)
+    assert.deepEqual(await changed.next((m) => 'result' in m), { result: 'ok' })
+    assert.equal((await plain.exited).code, 0)
+    assert.equal((await changed.exited).code, 0)
+  })
+}
+
+/** The id of the waitAsync thread of process `pid`, once it exists (Linux). */
+async function waiterThread(pid) {
+  if (!isLinux) return pid
+  for (let i = 0; i < 2000; i++) {
+    const [tid] = threadsNamed(pid, 'shared-memory-w')
+    if (tid) return Number(tid)
+    await sleep(5)
+  }
+  throw new Error('no waiter thread')
+}
+
+test('notify wakes at most count waiters and says how many, across processes', async () => {
+  const { memory } = block()
+  const waiters = [0, 1, 2].map(() => startChild('waiter.js', [memory.name, 'wait', '4', '0', '20000']))
+  for (const waiter of waiters) {
+    await waiter.next((m) => m.ready)
+    await whenSleeping(waiter.child.pid)
+  }
+  assert.equal(memory.notify(4, 2), 2)
+  await sleep(200)
+  const done = () => waiters.filter((w) => w.child.exitCode !== null).length
+  assert.equal(done(), 2)
+  assert.equal(memory.notify(4), 1)
+  for (const waiter of waiters) assert.deepEqual(await waiter.next((m) => 'result' in m), { result: 'ok' })
+})
+
+test('a wait is not ended by signals or by notifies of another offset', async () => {
+  const { memory } = block()
+  for (const kind of ['wait', 'waitAsync']) {
+    const waiter = startChild('waiter.js', [memory.name, kind, '4', '0', '600'])
+    await waiter.next((m) => m.ready)
+    const deadline = Date.now() + 400
+    while (Date.now() < deadline) {
+      memory.notify(0)
+      memory.notify(8)
+      waiter.child.kill('SIGUSR2')
+      await sleep(10)
+    }
+    assert.deepEqual(await waiter.next((m) => 'result' in m), { result: 'timed-out' }, kind)
+  }
+})
+
+test('pending waitAsync calls leave the libuv thread pool free', async () => {
+  const { memory } = block()
+  const pending = Array.from({ length: 16 }, () => memory.waitAsync(0, 0))
+  await whenWaitersSleep(16)
+  const file = fs.promises.readFile(__filename, 'utf8')
+  const hash = new Promise((resolve, reject) =>
+    crypto.pbkdf2('secret', 'salt', 1000, 32, 'sha256', (error, key) => (error ? reject(error) : resolve(key))),
+  )
+  const stuck = sleep(10000).then(() => 'stuck')
+  assert.notEqual(await Promise.race([Promise.all([file, hash]), stuck]), 'stuck')
+  assert.equal(memory.notify(0), 16)
+  assert.deepEqual(await Promise.all(pending), Array(16).fill('ok'))
+})
+
+test('thousands of waitAsync calls can be pending at once', async () => {
+  const { memory } = block()
+  const count = 2000
+  const pending = Array.from({ length: count }, () => memory.waitAsync(0, 0, 60000))
+  await whenWaitersSleep(count)
+  assert.equal(memory.notify(0), count)
+  const results = await Promise.all(pending)
+  assert.equal(results.filter((r) => r === 'ok').length, count)
+})
+
+test('an aborted signal rejects with an AbortError and releases the waiter', async () => {
+  const { memory } = block()
+  const early = new AbortController()
+  early.abort()
+  await assert.rejects(memory.waitAsync(0, 0, Infinity, early.signal), { name: 'AbortError', code: 'ABORT_ERR' })
+
+  const controller = new AbortController()
+  const aborted = memory.waitAsync(0, 0, Infinity, controller.signal)
+  await whenWaitersSleep(1)
+  const other = memory.waitAsync(0, 0, 5000)
+  await whenWaitersSleep(2)
+  controller.abort(new Error('no longer needed'))
+  await assert.rejects(aborted, (error) => error.name === 'AbortError' && error.cause.message === 'no longer needed')
+  // The aborted waiter sleeps first in line: its wake-up must reach the other one.
+  memory.notify(0, 1)
+  assert.equal(await other, 'ok')
+})
+
+test('close() settles pending waitAsync calls with ERR_SHM_CLOSED and unmaps once their threads let go', async () => {
+  const name = uniqueName()
+  const memory = new SharedMemory(name, { size: 4096 })
+  const pending = [memory.waitAsync(0, 0), memory.waitAsync(4, 0, 60000)]
+  await whenWaitersSleep(2)
+  memory.close()
+  for (const wait of pending) await assert.rejects(wait, { code: 'ERR_SHM_CLOSED' })
+  await assert.rejects(memory.waitAsync(0, 0), { code: 'ERR_SHM_CLOSED' })
+  assert.equal(thrown(() => memory.wait(0, 0, 0)).code, 'ERR_SHM_CLOSED')
+  assert.equal(thrown(() => memory.notify(0)).code, 'ERR_SHM_CLOSED')
+  if (isLinux) {
+    const mapped = () => fs.readFileSync('/proc/self/maps', 'utf8').includes(`/dev/shm/${name}`)
+    for (let i = 0; i < 200 && mapped(); i++) await sleep(10)
+    assert.equal(mapped(), false)
+  }
+})
+
+test('a waiter whose process is killed leaves nothing behind', async () => {
+  const { memory } = block()
+  const doomed = startChild('waiter.js', [memory.name, 'wait', '0', '0', '20000'])
+  await doomed.next((m) => m.ready)
+  await whenSleeping(doomed.child.pid)
+  doomed.child.kill('SIGKILL')
+  assert.equal((await doomed.exited).signal, 'SIGKILL')
+  const survivor = startChild('waiter.js', [memory.name, 'waitAsync', '0', '0', '20000'])
+  await survivor.next((m) => m.ready)
+  await whenSleeping(survivor.child.pid, { thread: await waiterThread(survivor.child.pid) })
+  assert.equal(memory.notify(0, 1), 1)
+  assert.deepEqual(await survivor.next((m) => 'result' in m), { result: 'ok' })
+})
+
+test('a read-only block can wait and notify', async () => {
+  const { memory } = block()
+  const reader = new SharedMemory(memory.name, { create: false, readOnly: true })
+  assert.equal(reader.wait(0, 0, 1), 'timed-out')
+  const waiting = reader.waitAsync(0, 0, 5000)
+  await whenWaitersSleep(1)
+  assert.equal(reader.notify(0), 1)
+  assert.equal(await waiting, 'ok')
+})
+
+test('a worker that exits with waitAsync calls pending is cleaned up without a crash', async () => {
+  const { memory } = block()
+  const worker = new Worker(path.join(__dirname, 'fixtures', 'wait-worker.js'), { workerData: { name: memory.name } })
+  const ready = new Promise((resolve) => worker.once('message', resolve))
+  assert.equal(await ready, 'waiting')
+  await whenWaitersSleep(3)
+  assert.equal(await worker.terminate(), 1)
+  // Its waiters notice within a wait slice and wake no one afterwards.
+  await sleep(600)
+  assert.equal(memory.notify(0), 0)
+})

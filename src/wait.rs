@@ -1,0 +1,256 @@
+//! `wait`, `notify` and `waitAsync`: their argument rules, and the threads that sleep for
+//! `waitAsync` so that neither the event loop nor libuv's thread pool does.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+
+use crate::error::{ShmError, ShmResult};
+use crate::js;
+use crate::os::{Segment, WaitOutcome};
+
+/// ECMAScript `ToInt32`, as `Atomics.wait` applies it to `expected` on an `Int32Array`.
+pub fn to_int32(n: f64) -> i32 {
+  if !n.is_finite() {
+    return 0;
+  }
+  let modulo = n.trunc().rem_euclid(4_294_967_296.0);
+  modulo as u32 as i32
+}
+
+/// `expected`, coerced like `Atomics.wait` does (`ToNumber`, then `ToInt32`), as the bits of the
+/// word.
+pub fn expected(value: &Unknown) -> ShmResult<u32> {
+  let number = value.coerce_to_number()?;
+  Ok(to_int32(number.get_double()?) as u32)
+}
+
+/// The deadline of `timeoutMs`: `undefined`, `Infinity` and `NaN` wait forever (as in
+/// `Atomics.wait`); negative values do not wait.
+pub fn deadline(value: &Unknown) -> ShmResult<Option<Instant>> {
+  if value.get_type()? == ValueType::Undefined {
+    return Ok(None);
+  }
+  let millis = js::number(value, "timeoutMs")?;
+  if millis.is_nan() || millis == f64::INFINITY {
+    return Ok(None);
+  }
+  let timeout = Duration::from_secs_f64(millis.max(0.0) / 1000.0);
+  Ok(Instant::now().checked_add(timeout))
+}
+
+/// `count` of `notify`: a non-negative integer or `Infinity` (the default), as `u32::MAX` for all.
+pub fn count(value: &Unknown) -> ShmResult<u32> {
+  if value.get_type()? == ValueType::Undefined {
+    return Ok(u32::MAX);
+  }
+  let count = js::number(value, "count")?;
+  if count == f64::INFINITY {
+    return Ok(u32::MAX);
+  }
+  if !(count >= 0.0 && count.fract() == 0.0) {
+    return Err(ShmError::OutOfRange(format!(
+      "count must be a non-negative integer or Infinity, got {count}"
+    )));
+  }
+  Ok(count.min(f64::from(u32::MAX)) as u32)
+}
+
+/// What JS sees of a finished wait.
+pub fn outcome_name(outcome: WaitOutcome) -> &'static str {
+  match outcome {
+    WaitOutcome::Ok | WaitOutcome::Cancelled => "ok",
+    WaitOutcome::NotEqual => "not-equal",
+    WaitOutcome::TimedOut => "timed-out",
+  }
+}
+
+/// The error code carried to JS by a failed `waitAsync`.
+pub struct Code(String);
+
+impl AsRef<str> for Code {
+  fn as_ref(&self) -> &str {
+    &self.0
+  }
+}
+
+impl From<Status> for Code {
+  fn from(status: Status) -> Code {
+    Code(status.as_ref().to_owned())
+  }
+}
+
+impl From<ShmError> for napi::Error<Code> {
+  fn from(error: ShmError) -> napi::Error<Code> {
+    napi::Error::new(Code(error.code().to_owned()), error.to_string())
+  }
+}
+
+/// The JS callback that settles a `waitAsync` promise: `(error, result)`.
+pub type Settle = ThreadsafeFunction<String, (), String, Code, true>;
+
+/// One `waitAsync` in flight, shared by the object that started it and the thread that waits.
+pub struct AsyncWait {
+  cancel: AtomicBool,
+  /// Taken by whoever settles first: the waiting thread, `close()`, or an abort.
+  settle: Mutex<Option<Settle>>,
+}
+
+impl AsyncWait {
+  pub fn new(settle: Settle) -> Arc<AsyncWait> {
+    Arc::new(AsyncWait {
+      cancel: AtomicBool::new(false),
+      settle: Mutex::new(Some(settle)),
+    })
+  }
+
+  /// Settles the promise, unless something else did already.
+  fn settle(&self, result: std::result::Result<String, ShmError>) {
+    let settle = self.settle.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(settle) = settle {
+      // A closing environment (a worker that exits) refuses the call: nobody is left to tell.
+      let _ = settle.call(
+        result.map_err(napi::Error::from),
+        ThreadsafeFunctionCallMode::NonBlocking,
+      );
+    }
+  }
+
+  /// Stops the wait: its thread lets go of the block within a wait slice, and the promise is
+  /// settled with `error`, or left to the caller with `None` (an abort, settled in JS).
+  pub fn cancel(&self, error: Option<ShmError>) {
+    self.cancel.store(true, Ordering::Release);
+    match error {
+      Some(error) => self.settle(Err(error)),
+      // Dropping the callback lets the event loop go.
+      None => drop(self.settle.lock().unwrap_or_else(|e| e.into_inner()).take()),
+    }
+  }
+
+  pub fn is_pending(&self) -> bool {
+    self
+      .settle
+      .lock()
+      .unwrap_or_else(|e| e.into_inner())
+      .is_some()
+  }
+}
+
+/// A wait for a waiter thread to do.
+pub struct Job {
+  pub segment: Arc<Segment>,
+  pub name: String,
+  pub offset: usize,
+  pub expected: u32,
+  pub deadline: Option<Instant>,
+  pub wait: Arc<AsyncWait>,
+}
+
+impl Job {
+  fn run(self) {
+    let result = self
+      .segment
+      .wait(self.offset, self.expected, self.deadline, &self.wait.cancel)
+      .map(|outcome| outcome_name(outcome).to_owned())
+      .map_err(|e| ShmError::from_os(&self.name, e));
+    self.wait.settle(result);
+  }
+}
+
+/// Threads that sleep for `waitAsync`, one per pending wait (a futex sleep cannot be shared), kept
+/// for a while after their wait so that the next one starts without spawning.
+struct WaiterThreads {
+  state: Mutex<Queue>,
+  work: Condvar,
+}
+
+struct Queue {
+  jobs: VecDeque<Job>,
+  idle: usize,
+}
+
+/// How long an idle waiter thread waits for another job before it exits.
+const IDLE_EXIT: Duration = Duration::from_secs(30);
+
+/// Hands `job` to a waiter thread, starting one when none is idle.
+pub fn start(job: Job) -> ShmResult<()> {
+  static THREADS: OnceLock<Arc<WaiterThreads>> = OnceLock::new();
+  let threads = THREADS.get_or_init(|| {
+    Arc::new(WaiterThreads {
+      state: Mutex::new(Queue {
+        jobs: VecDeque::new(),
+        idle: 0,
+      }),
+      work: Condvar::new(),
+    })
+  });
+  let mut queue = threads.state.lock().unwrap_or_else(|e| e.into_inner());
+  let needs_thread = queue.idle <= queue.jobs.len();
+  queue.jobs.push_back(job);
+  drop(queue);
+  if needs_thread {
+    let pool = Arc::clone(threads);
+    let spawned = std::thread::Builder::new()
+      .name("shared-memory-wait".into())
+      .stack_size(256 * 1024)
+      .spawn(move || pool.serve());
+    if let Err(e) = spawned {
+      let mut queue = threads.state.lock().unwrap_or_else(|e| e.into_inner());
+      if let Some(job) = queue.jobs.pop_back() {
+        drop(queue);
+        job.wait.settle(Err(ShmError::from_os(&job.name, e)));
+      }
+      return Ok(());
+    }
+  }
+  threads.work.notify_one();
+  Ok(())
+}
+
+impl WaiterThreads {
+  fn serve(&self) {
+    loop {
+      let mut queue = self.state.lock().unwrap_or_else(|e| e.into_inner());
+      let job = loop {
+        if let Some(job) = queue.jobs.pop_front() {
+          break job;
+        }
+        queue.idle += 1;
+        let (next, timeout) = self
+          .work
+          .wait_timeout(queue, IDLE_EXIT)
+          .unwrap_or_else(|e| e.into_inner());
+        queue = next;
+        queue.idle -= 1;
+        if timeout.timed_out() && queue.jobs.is_empty() {
+          return;
+        }
+      };
+      drop(queue);
+      job.run();
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn to_int32_follows_ecmascript() {
+    assert_eq!(to_int32(0.0), 0);
+    assert_eq!(to_int32(-0.0), 0);
+    assert_eq!(to_int32(1.9), 1);
+    assert_eq!(to_int32(-1.9), -1);
+    assert_eq!(to_int32(f64::NAN), 0);
+    assert_eq!(to_int32(f64::INFINITY), 0);
+    assert_eq!(to_int32(2_147_483_648.0), i32::MIN);
+    assert_eq!(to_int32(4_294_967_295.0), -1);
+    assert_eq!(to_int32(4_294_967_296.0 + 5.0), 5);
+    assert_eq!(to_int32(-4_294_967_297.0), -1);
+  }
+}
