@@ -183,9 +183,62 @@ declare class SharedMemory {
   readInto(target: NodeJS.ArrayBufferView, offset?: number): number
 
   /**
-   * Releases the block: detaches {@link SharedMemory.view}, unmaps the memory
-   * as soon as no view holds it, and, for the host, removes the block's name
-   * (as garbage collection does). Calling it again does nothing. Afterwards
+   * If the 32-bit integer at byte `offset` equals `expected`, sleeps until
+   * another process (or thread) calls {@link SharedMemory.notify} on that
+   * offset, or `timeoutMs` passes. Blocks the calling thread, like
+   * `Atomics.wait`; see {@link SharedMemory.waitAsync} for the event loop.
+   *
+   * Read and change the value with `Atomics` on
+   * `new Int32Array(memory.view.buffer)`: change it, then notify.
+   *
+   * @param offset a multiple of 4 inside the block.
+   * @param expected coerced as `Atomics.wait` does (`ToInt32`).
+   * @param timeoutMs milliseconds; `Infinity` (the default) waits for ever.
+   * @returns `'not-equal'` if the value differed at once, `'ok'` when woken
+   *   (or the value changed while waiting), `'timed-out'` otherwise.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for an offset that is not a
+   *   multiple of 4 inside the block.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for an offset or timeout that
+   *   is not a number.
+   * @throws {Error} `ERR_SHM_CLOSED` after `close()`.
+   */
+  wait(offset: number, expected: number, timeoutMs?: number): 'ok' | 'not-equal' | 'timed-out'
+
+  /**
+   * {@link SharedMemory.wait} without blocking: the waiting happens on a
+   * thread of its own (not libuv's pool), so thousands can be pending.
+   *
+   * @param signal aborting it rejects the promise with an `AbortError`
+   *   (code `ABORT_ERR`, `cause` the signal's reason) and stops the wait.
+   * @returns a promise of the same results as `wait`. It rejects with the
+   *   errors `wait` throws, with a `TypeError` when `signal` is not an
+   *   AbortSignal, and with `ERR_SHM_CLOSED` when the block is closed while
+   *   waiting.
+   */
+  waitAsync(
+    offset: number,
+    expected: number,
+    timeoutMs?: number,
+    signal?: AbortSignal,
+  ): Promise<'ok' | 'not-equal' | 'timed-out'>
+
+  /**
+   * Wakes up to `count` waiters on byte `offset`, in every process.
+   *
+   * @param offset a multiple of 4 inside the block.
+   * @param count a non-negative integer; `Infinity` (the default) wakes all.
+   * @returns how many woke, where the OS says so (FreeBSD does not: 0 there).
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad offset or count.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments that are not numbers.
+   * @throws {Error} `ERR_SHM_CLOSED` after `close()`.
+   */
+  notify(offset: number, count?: number): number
+
+  /**
+   * Releases the block: detaches {@link SharedMemory.view}, rejects pending
+   * `waitAsync` calls with `ERR_SHM_CLOSED`, unmaps the memory as soon as no
+   * view holds it, and, for the host, removes the block's name (as garbage
+   * collection does). Calling it again does nothing. Afterwards
    * every member that touches the block throws `ERR_SHM_CLOSED`; `name`,
    * `size`, `host`, `global`, `id` and `closed` stay readable.
    */

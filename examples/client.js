@@ -1,26 +1,37 @@
 'use strict'
 
-// The client half of `host.js`: attaches to the block the host created.
+// The client half of `host.js`: attaches to the block the host created and
+// waits for its signals.
 const shared_memory = require('..')
+const { STATE, MESSAGE, READY, READ, BUFFER_READY } = require('./protocol')
 
 const id = process.argv[2]
 
 // Attach the created memory
 const memory = new shared_memory(id, 1024, false, false)
+const state = new Int32Array(memory.view.buffer, 0, 1)
 
-// The data is ready when the host starts us: read it
-const read = memory.data
+/** Sleeps (this process has nothing else to do) until the state is `wanted`. */
+function waitFor(wanted) {
+  for (let current; (current = Atomics.load(state, STATE)) !== wanted; ) {
+    if (memory.wait(STATE * 4, current, 10000) === 'timed-out') throw new Error('the host went quiet')
+  }
+}
+
+// Wait until the data is ready
+waitFor(READY)
+
+// Read the data
+const read = memory.read(MESSAGE)
 console.log(`client: attached to ${memory.id} and read "${read}"`)
-memory.data = `Thanks for "${read}"`
 
 // Signal the host that the data has been read
-process.send('read')
+memory.write(`Thanks for "${read}"`, MESSAGE)
+Atomics.store(state, STATE, READ)
+memory.notify(STATE * 4)
 
-// Wait until the next data is ready
-process.on('message', () => {
-  // Read the data into a buffer: it holds the whole memory block.
-  const buf = memory.buffer
-  console.log(`client: read a ${buf.length}-byte buffer starting "${buf.subarray(0, buf.indexOf(0)).toString()}"`)
-  process.send('done')
-  process.disconnect()
-})
+// Wait until the next data is ready, and read it into a buffer
+waitFor(BUFFER_READY)
+const buf = memory.readBuffer(MESSAGE)
+console.log(`client: read ${buf.length} bytes starting "${buf.subarray(0, buf.indexOf(0)).toString()}"`)
+memory.close()

@@ -1,45 +1,52 @@
 'use strict'
 
-// The 1.x README example, made runnable: this process is the host, and it
-// starts `client.js` as a second process that attaches to the same block.
-// The two signal each other with process messages.
+// The 1.x README example, made runnable and signalling for real: this process
+// is the host; it starts `client.js` as a second process, which attaches to the
+// same block. They take turns through a state word at the start of the block,
+// changed with Atomics and announced with notify/wait.
 //
 //   npm run example
 
 const path = require('node:path')
 const { fork } = require('node:child_process')
 const shared_memory = require('..')
+const { STATE, MESSAGE, READY, READ, BUFFER_READY } = require('./protocol')
 
-// Generate a memory id
-const id = shared_memory.generateId()
+async function main() {
+  // Generate a memory id
+  const id = shared_memory.generateId()
 
-// Create a new shared memory block with a size of 1024 bytes
-const memory = new shared_memory(id, 1024, false, true)
+  // Create a new shared memory block with a size of 1024 bytes
+  const memory = new shared_memory(id, 1024, false, true)
+  const state = new Int32Array(memory.view.buffer, 0, 1)
+  const client = fork(path.join(__dirname, 'client.js'), [id])
 
-// Write data to the memory
-memory.data = 'Some data'
-console.log(`host:   created block ${memory.id} (${memory.size} bytes) and wrote "${memory.data}"`)
+  // Write data to the memory
+  memory.write('Some data', MESSAGE)
+  console.log(`host:   created ${memory.id} and wrote "${memory.read(MESSAGE)}"`)
 
-// Signal the client that the data is ready
-const client = fork(path.join(__dirname, 'client.js'), [id])
-const timeout = setTimeout(() => {
-  console.error('host:   the client did not answer in time')
-  client.kill()
-  process.exit(1)
-}, 10000)
+  // Signal the client that the data is ready
+  Atomics.store(state, STATE, READY)
+  memory.notify(STATE * 4)
 
-client.on('message', (message) => {
-  if (message === 'read') {
-    // The client has read all the data: write some new data in form of a buffer
-    console.log(`host:   the client answered "${memory.data}"`)
-    memory.buffer = Buffer.from('Some binary data\0')
-    // Signal the client that the data is ready
-    client.send('buffer ready')
-  } else if (message === 'done') {
-    clearTimeout(timeout)
-    console.log('host:   done; the block is removed when this process exits')
+  // Wait until the client has read all the data (without blocking the event loop)
+  while (Atomics.load(state, STATE) !== READ) {
+    if ((await memory.waitAsync(STATE * 4, READY, 10000)) === 'timed-out') throw new Error('no answer')
   }
-})
-client.on('exit', (code) => {
+  console.log(`host:   the client answered "${memory.read(MESSAGE)}"`)
+
+  // Write some new data in form of a buffer, and signal the client
+  memory.write(Buffer.from('Some binary data\0'), MESSAGE)
+  Atomics.store(state, STATE, BUFFER_READY)
+  memory.notify(STATE * 4)
+
+  const [code] = await new Promise((resolve) => client.on('exit', (...args) => resolve(args)))
+  memory.close()
+  console.log(`host:   the client exited with code ${code}; block closed and removed`)
   process.exitCode = code
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
 })

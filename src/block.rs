@@ -3,6 +3,7 @@
 
 use std::io;
 use std::ops::Range;
+use std::sync::atomic::AtomicU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,6 +108,21 @@ impl Block {
   pub fn unlink(&mut self) -> io::Result<bool> {
     self.unlink_on_drop = false;
     self.segment.unlink_if_same(&self.os_name)
+  }
+
+  /// The 32-bit word at `offset`, to read and wait on atomically.
+  ///
+  /// # Panics
+  /// If `offset` is not a multiple of 4 with the word inside the block: callers check first.
+  pub fn word(&self, offset: usize) -> &AtomicU32 {
+    assert!(
+      offset.is_multiple_of(4) && range(offset, 4, self.size).is_some(),
+      "a word inside the block"
+    );
+    // SAFETY: the 4 bytes at `offset` are inside the mapping, which lives as long as `&self`, and
+    // 4-aligned (mappings are page-aligned). An `AtomicU32` has the layout of a `u32`, and atomic
+    // access is how memory that other processes change must be read.
+    unsafe { &*self.segment.as_ptr().add(offset).cast::<AtomicU32>() }
   }
 
   /// Copies `len` bytes from `src` to `offset` in the block.

@@ -16,6 +16,11 @@ use crate::wait::{self, AsyncWait, Settle};
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
+/// How long `waitAsync` watches the word on the JS thread before it hands the wait to a thread of
+/// its own: a reply that comes this fast (a busy peer) costs no thread hand-off and no event-loop
+/// wake-up, and the event loop is held up no longer than by a small synchronous call.
+const ASYNC_SPIN: std::time::Duration = std::time::Duration::from_micros(20);
+
 /// Strings up to this many bytes are decoded from a buffer on the stack.
 const STACK_STRING: usize = 1024;
 
@@ -416,15 +421,13 @@ impl SharedMemory {
     let expected = wait::expected(expected)?;
     let deadline = wait::deadline(timeout_ms)?;
     let segment = Arc::clone(block.segment());
-    // Nothing to wait for: answer now, without a thread.
-    let current = {
-      let mut word = [0u8; 4];
-      // SAFETY: `word` is writable for 4 bytes; the range was checked by `word_offset`.
-      unsafe { block.read(offset, word.as_mut_ptr(), 4) };
-      u32::from_ne_bytes(word)
-    };
-    if current != expected {
+    // Nothing to wait for, or not for long: answer now, without a thread.
+    let word = block.word(offset);
+    if word.load(std::sync::atomic::Ordering::SeqCst) != expected {
       return Ok(Either::A("not-equal"));
+    }
+    if os::spin_until_changed(word, expected, ASYNC_SPIN, deadline) {
+      return Ok(Either::A("ok"));
     }
     if deadline.is_some_and(|deadline| deadline <= std::time::Instant::now()) {
       return Ok(Either::A("timed-out"));

@@ -60,6 +60,38 @@ pub enum WaitOutcome {
   Cancelled,
 }
 
+/// How long a waiter watches the word before it goes to sleep. Waking a sleeping process costs
+/// tens of microseconds on a virtual machine (about what a Unix socket round trip costs), while a
+/// value that changes within this time is seen at once: with a busy peer, most waits end here.
+pub const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Watches `word` until it differs from `expected` (returns `true`) or `spin` passes, or the
+/// deadline (`false`).
+pub fn spin_until_changed(
+  word: &std::sync::atomic::AtomicU32,
+  expected: u32,
+  spin: std::time::Duration,
+  deadline: Option<std::time::Instant>,
+) -> bool {
+  let started = std::time::Instant::now();
+  let limit = match deadline {
+    Some(deadline) => deadline.min(started + spin),
+    None => started + spin,
+  };
+  let mut spins = 0u32;
+  loop {
+    if word.load(std::sync::atomic::Ordering::Acquire) != expected {
+      return true;
+    }
+    spins = spins.wrapping_add(1);
+    // Reading the clock costs more than a look at the word: only now and then.
+    if spins.is_multiple_of(32) && std::time::Instant::now() >= limit {
+      return false;
+    }
+    std::hint::spin_loop();
+  }
+}
+
 /// How long one sleep lasts at most, so that a cancelled waiter notices within this time.
 pub const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(250);
 

@@ -12,7 +12,7 @@ use rustix::shm;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
 
-use super::{futex, Access, FutexWait, WaitOutcome, WAIT_SLICE};
+use super::{futex, spin_until_changed, Access, FutexWait, WaitOutcome, SPIN, WAIT_SLICE};
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.
 #[derive(Debug)]
@@ -125,6 +125,9 @@ impl Segment {
     let word = self.word(offset);
     if word.load(Ordering::SeqCst) != expected {
       return Ok(WaitOutcome::NotEqual);
+    }
+    if spin_until_changed(word, expected, SPIN, deadline) {
+      return Ok(WaitOutcome::Ok);
     }
     loop {
       if cancel.load(Ordering::Acquire) {

@@ -27,7 +27,7 @@ use windows_sys::Win32::System::Threading::{
   WaitForSingleObject, EVENT_MODIFY_STATE, INFINITE,
 };
 
-use super::{Access, WaitOutcome, WAIT_SLICE};
+use super::{spin_until_changed, Access, WaitOutcome, SPIN, WAIT_SLICE};
 
 /// A view of a named file mapping, with the mapping's handle kept open for the view's life: a
 /// Windows name lives as long as any handle to the object.
@@ -191,6 +191,9 @@ impl Segment {
     let word = self.word(offset);
     if word.load(Ordering::SeqCst) != expected {
       return Ok(WaitOutcome::NotEqual);
+    }
+    if spin_until_changed(word, expected, SPIN, deadline) {
+      return Ok(WaitOutcome::Ok);
     }
     let table = self.waiter_table()?;
     let waiter = match table.register(offset, || word.load(Ordering::SeqCst) == expected)? {
