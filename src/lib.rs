@@ -17,3 +17,4 @@ mod os;
 mod shared_memory;
 mod view;
 mod wait;
+
