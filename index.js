@@ -4,6 +4,7 @@
 // (`module.exports` is the class), plus `.default` and `.SharedMemory` for ES
 // module and named imports. The generated loader `binding.js` finds the
 // compiled addon for this platform.
+const { Buffer } = require('node:buffer')
 const { SharedMemory, waitAsyncStart, waitAsyncCancel } = require('./binding.js')
 
 SharedMemory.default = SharedMemory
@@ -81,11 +82,10 @@ const POOLED = 4 * 1024
 let pool = null
 let poolUsed = POOL_SIZE
 
-/** A new Buffer of `length` bytes, uninitialised: a slice of the pool when small. */
+/** A new Buffer of `length` (at most POOLED) bytes, uninitialised: a slice of the pool. */
 function allocate(length) {
-  if (length > POOLED) return Buffer.allocUnsafeSlow(length)
   if (poolUsed + length > POOL_SIZE) {
-    pool = new ArrayBuffer(POOL_SIZE)
+    pool = Buffer.allocUnsafeSlow(POOL_SIZE).buffer // not zero-filled: every byte is copied over
     poolUsed = 0
   }
   const slice = Buffer.from(pool, poolUsed, length)
@@ -113,10 +113,14 @@ function readString(memory) {
   return scratch.toString('utf8', 0, length)
 }
 
-/** A copy of the whole block, or undefined if the addon must answer. */
+/**
+ * A copy of the whole block when it is small enough for the pool, or
+ * undefined: larger copies are the addon's (one allocation and one copy, where
+ * the allocation, not the call, is what costs).
+ */
 function readAll(memory) {
   const view = viewOf(memory)
-  if (view === null) return undefined
+  if (view === null || view.length > POOLED) return undefined
   const copy = allocate(view.length)
   view.copy(copy)
   return copy

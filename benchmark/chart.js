@@ -24,17 +24,19 @@ function chart(results, sizes, label) {
     }
     return lines
   })
-  const top = Math.max(...series.flatMap((lines) => Object.values(lines).flat().map(([, gbps]) => gbps)))
-  const yMax = Math.ceil(top / 5) * 5
   const x = (size) => margin.left + (sizes.indexOf(size) / (sizes.length - 1)) * plotW
-  const y = (gbps) => margin.top + plotH - (gbps / yMax) * plotH
   const parts = []
   PANELS.forEach(([, title], index) => {
+    // Each panel its own scale, with about five grid lines at round values.
+    const top = Math.max(...Object.values(series[index]).flat().map(([, gbps]) => gbps))
+    const step = niceStep(top / 5)
+    const yMax = Math.ceil(top / step) * step
+    const y = (gbps) => round(margin.top + plotH - (gbps / yMax) * plotH)
     const dx = index * width
     const g = [`<g transform="translate(${dx},0)">`, `<text x="${width / 2}" y="20" text-anchor="middle" font-weight="bold">${title}</text>`]
-    for (let v = 0; v <= yMax; v += 5) {
+    for (let v = 0; v <= yMax + step / 2; v += step) {
       g.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/>`)
-      g.push(`<text x="${margin.left - 6}" y="${y(v) + 4}" text-anchor="end">${v}</text>`)
+      g.push(`<text x="${margin.left - 6}" y="${y(v) + 4}" text-anchor="end">${+v.toFixed(3)}</text>`)
     }
     for (const size of sizes) g.push(`<text x="${x(size)}" y="${height - margin.bottom + 18}" text-anchor="middle">${label(size)}</text>`)
     g.push(`<text x="14" y="${margin.top + plotH / 2}" transform="rotate(-90 14 ${margin.top + plotH / 2})" text-anchor="middle">GB/s</text>`)
@@ -59,5 +61,13 @@ function chart(results, sizes, label) {
     '',
   ].join('\n')
 }
+
+/** 1, 2 or 5 times a power of ten, at least `raw`. */
+function niceStep(raw) {
+  const power = 10 ** Math.floor(Math.log10(raw))
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= raw)
+}
+
+const round = (n) => Math.round(n * 10) / 10
 
 module.exports = chart

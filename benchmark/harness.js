@@ -1,7 +1,7 @@
 'use strict'
 
-// A small benchmark harness: each case runs every system in turn (A B C A B C
-// ...), a batch at a time, and keeps the median time per operation. Batches
+// A small benchmark harness: each case runs every system in turn (A B C, then
+// B C A, ...), a batch at a time, and keeps the median time per operation. Batches
 // are sized to take a few milliseconds, so timer overhead does not count.
 
 const { performance } = require('node:perf_hooks')
@@ -49,7 +49,10 @@ async function compare(systems, { rounds = 15 } = {}) {
   })
   for (const r of runs) await r.run(r.n) // warm-up
   for (let round = 0; round < rounds; round++) {
-    for (const r of runs) {
+    // Each round starts with the next system, so none always follows the same one (and inherits
+    // its background work, such as V8's concurrent sweeping).
+    const order = runs.map((_, i) => runs[(i + round) % runs.length])
+    for (const r of order) {
       // Each batch starts from a collected heap, so that no system pays for another's garbage.
       globalThis.gc?.()
       r.samples.push(await r.run(r.n))
