@@ -6,7 +6,7 @@
 
 const { performance } = require('node:perf_hooks')
 
-const BATCH_MS = 5
+const BATCH_MS = 10
 
 /** Runs `op` `n` times; returns nanoseconds per call. */
 function timeBatch(op, n) {
@@ -52,11 +52,7 @@ async function compare(systems, { rounds = 15 } = {}) {
     // Each round starts with the next system, so none always follows the same one (and inherits
     // its background work, such as V8's concurrent sweeping).
     const order = runs.map((_, i) => runs[(i + round) % runs.length])
-    for (const r of order) {
-      // Each batch starts from a collected heap, so that no system pays for another's garbage.
-      globalThis.gc?.()
-      r.samples.push(await r.run(r.n))
-    }
+    for (const r of order) r.samples.push(await r.run(r.n))
   }
   const results = {}
   for (const r of runs) {
