@@ -172,7 +172,7 @@ impl Block {
     // slice lives only for this search, and the result is only used as a length within `span`.
     let bytes =
       unsafe { std::slice::from_raw_parts(self.segment.as_ptr().add(span.start), span.len()) };
-    memchr::memchr(0, bytes).unwrap_or(span.len())
+    text_len(bytes)
   }
 
   /// Copies the `len` bytes at `offset` to `dst`.
@@ -198,6 +198,11 @@ impl Drop for Block {
       let _ = self.segment.unlink_if_same(&self.os_name);
     }
   }
+}
+
+/// The length of the text at the start of `bytes`: up to the first NUL, or all of it.
+pub fn text_len(bytes: &[u8]) -> usize {
+  memchr::memchr(0, bytes).unwrap_or(bytes.len())
 }
 
 /// `offset..offset + len` if it lies within a block of `size` bytes.

@@ -18,3 +18,10 @@ mod shared_memory;
 mod view;
 mod wait;
 
+/// The pure rules, for the fuzz targets in `fuzz/`; not part of the Node.js API.
+#[doc(hidden)]
+pub mod fuzzing {
+  pub use crate::block::{range, text_len};
+  pub use crate::name::{os_name, NameError, Platform};
+  pub use crate::wait::to_int32;
+}
