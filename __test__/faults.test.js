@@ -1,0 +1,92 @@
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { Worker } = require('node:worker_threads')
+
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, threadsNamed } = require('./helpers')
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+test('a host killed with SIGKILL leaves its clients working and its name in place until unlink', async () => {
+  const name = uniqueName()
+  const host = startChild('host-then-hang.js', [name])
+  await host.next((m) => m.created)
+  const client = startChild('busy-client.js', [name])
+  await client.next((m) => m.attached)
+  const here = new SharedMemory(name, { create: false })
+  assert.equal(here.data, 'from the host')
+  await sleep(100)
+  host.child.kill('SIGKILL')
+  assert.equal((await host.exited).signal, 'SIGKILL')
+  await sleep(200) // the client goes on working meanwhile
+  client.child.send('stop')
+  const report = await client.next((m) => 'rounds' in m)
+  assert.equal(report.wrong, 0)
+  assert.ok(report.rounds > 1000, `only ${report.rounds} rounds`)
+  // This process's mapping works too.
+  here.data = 'after the crash'
+  assert.equal(here.data, 'after the crash')
+  // The name outlives its creator until someone removes it.
+  assert.equal(SharedMemory.exists(name), true)
+  assert.equal(thrown(() => new SharedMemory(name, { size: 4096 })).code, 'ERR_SHM_EXISTS')
+  assert.equal(SharedMemory.unlink(name), true)
+  assert.equal(SharedMemory.exists(name), false)
+  assert.equal(here.data, 'after the crash')
+  here.close()
+  new SharedMemory(name, { size: 4096 }).close()
+})
+
+for (const kind of ['wait', 'waitAsync']) {
+  test(`a client killed during ${kind} does not disturb the others`, async () => {
+    const memory = new SharedMemory(uniqueName(), { size: 64 })
+    const doomed = startChild('waiter.js', [memory.name, kind, '0', '0', '30000'])
+    const other = startChild('waiter.js', [memory.name, 'wait', '0', '0', '30000'])
+    await doomed.next((m) => m.ready)
+    await other.next((m) => m.ready)
+    const doomedThread = kind === 'wait' ? doomed.child.pid : await firstThread(doomed.child.pid)
+    await whenSleeping(doomed.child.pid, { thread: doomedThread })
+    await whenSleeping(other.child.pid)
+    const here = memory.waitAsync(0, 0, 30000)
+    doomed.child.kill('SIGKILL')
+    assert.equal((await doomed.exited).signal, 'SIGKILL')
+    Atomics.store(new Int32Array(memory.view.buffer), 0, 1)
+    memory.notify(0)
+    assert.equal(await here, 'ok')
+    assert.deepEqual(await other.next((m) => 'result' in m), { result: 'ok' })
+    memory.write('still fine', 8)
+    assert.equal(memory.read(8), 'still fine')
+    memory.close()
+  })
+}
+
+async function firstThread(pid) {
+  if (process.platform !== 'linux') return pid
+  for (let i = 0; i < 2000; i++) {
+    const [tid] = threadsNamed(pid, 'shared-memory-w')
+    if (tid) return Number(tid)
+    await sleep(5)
+  }
+  throw new Error('no waiter thread')
+}
+
+test('a worker that exits holding blocks and pending waitAsync calls releases everything', async () => {
+  const host = new SharedMemory(uniqueName(), { size: 64 })
+  const own = uniqueName()
+  const worker = new Worker(path.join(__dirname, 'fixtures', 'exiting-worker.js'), { workerData: { shared: host.name, own } })
+  const messages = []
+  worker.on('message', (message) => messages.push(message))
+  const code = await new Promise((resolve, reject) => {
+    worker.on('error', reject)
+    worker.on('exit', resolve)
+  })
+  assert.equal(code, 0)
+  assert.deepEqual(messages, ['waiting'])
+  assert.equal(SharedMemory.exists(own), false, "the worker's own block is gone")
+  await sleep(600) // its waiter threads notice within a wait slice
+  assert.equal(host.notify(0), 0, 'no waiter of the worker is left')
+  host.data = 'main thread unaffected'
+  assert.equal(host.data, 'main thread unaffected')
+  host.close()
+})
