@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::os::{Access, Segment};
+use crate::rules::{range, text_len};
 
 /// How long an attach waits for a block that another process is still creating (its size is 0
 /// until its pages are allocated).
@@ -200,30 +201,10 @@ impl Drop for Block {
   }
 }
 
-/// The length of the text at the start of `bytes`: up to the first NUL, or all of it.
-pub fn text_len(bytes: &[u8]) -> usize {
-  memchr::memchr(0, bytes).unwrap_or(bytes.len())
-}
-
-/// `offset..offset + len` if it lies within a block of `size` bytes.
-pub fn range(offset: usize, len: usize, size: usize) -> Option<Range<usize>> {
-  let end = offset.checked_add(len)?;
-  (end <= size).then_some(offset..end)
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
   use crate::os;
-
-  #[test]
-  fn ranges_stay_inside_the_block() {
-    assert_eq!(range(0, 4, 4), Some(0..4));
-    assert_eq!(range(4, 0, 4), Some(4..4));
-    assert_eq!(range(3, 2, 4), None);
-    assert_eq!(range(5, 0, 4), None);
-    assert_eq!(range(usize::MAX, 2, 4), None);
-  }
 
   fn unique(tag: &str) -> String {
     let name = format!("shmtest-{tag}-{}", std::process::id());

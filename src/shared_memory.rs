@@ -4,13 +4,14 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::block::{range, Block};
+use crate::block::Block;
 use crate::error::{OrThrow, ShmError, ShmResult};
 use crate::id;
 use crate::js;
 use crate::name::{os_name, Platform};
 use crate::options::{Create, Options};
 use crate::os::{self, Access};
+use crate::rules::range;
 use crate::view::View;
 use crate::wait::{self, AsyncWait, Settle};
 use std::collections::HashMap;

@@ -12,15 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use crate::error::{ShmError, ShmResult};
 use crate::js;
 use crate::os::{Segment, WaitOutcome};
-
-/// ECMAScript `ToInt32`, as `Atomics.wait` applies it to `expected` on an `Int32Array`.
-pub fn to_int32(n: f64) -> i32 {
-  if !n.is_finite() {
-    return 0;
-  }
-  let modulo = n.trunc().rem_euclid(4_294_967_296.0);
-  modulo as u32 as i32
-}
+use crate::rules::to_int32;
 
 /// `expected`, coerced like `Atomics.wait` does (`ToNumber`, then `ToInt32`), as the bits of the
 /// word.
@@ -233,24 +225,5 @@ impl WaiterThreads {
       drop(queue);
       job.run();
     }
-  }
-}
-
-#[cfg(test)]
-mod tests {
-  use super::*;
-
-  #[test]
-  fn to_int32_follows_ecmascript() {
-    assert_eq!(to_int32(0.0), 0);
-    assert_eq!(to_int32(-0.0), 0);
-    assert_eq!(to_int32(1.9), 1);
-    assert_eq!(to_int32(-1.9), -1);
-    assert_eq!(to_int32(f64::NAN), 0);
-    assert_eq!(to_int32(f64::INFINITY), 0);
-    assert_eq!(to_int32(2_147_483_648.0), i32::MIN);
-    assert_eq!(to_int32(4_294_967_295.0), -1);
-    assert_eq!(to_int32(4_294_967_296.0 + 5.0), 5);
-    assert_eq!(to_int32(-4_294_967_297.0), -1);
   }
 }
