@@ -124,7 +124,9 @@ declare class SharedMemory {
   set data(data: string)
 
   /**
-   * A new Buffer holding a copy of the whole block.
+   * A new Buffer holding a copy of the whole block. Copies of up to 4 KiB are
+   * slices of a shared pool, as `Buffer.allocUnsafe` gives (`buf.buffer` is
+   * the pool).
    *
    * Setting it copies the Buffer to the start of the block (no NUL after it).
    *
