@@ -5,7 +5,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, threadsNamed } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, waiterThread } = require('./helpers')
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -45,7 +45,7 @@ for (const kind of ['wait', 'waitAsync']) {
     const other = startChild('waiter.js', [memory.name, 'wait', '0', '0', '30000'])
     await doomed.next((m) => m.ready)
     await other.next((m) => m.ready)
-    const doomedThread = kind === 'wait' ? doomed.child.pid : await firstThread(doomed.child.pid)
+    const doomedThread = kind === 'wait' ? doomed.child.pid : await waiterThread(doomed.child.pid)
     await whenSleeping(doomed.child.pid, { thread: doomedThread })
     await whenSleeping(other.child.pid)
     const here = memory.waitAsync(0, 0, 30000)
@@ -59,16 +59,6 @@ for (const kind of ['wait', 'waitAsync']) {
     assert.equal(memory.read(8), 'still fine')
     memory.close()
   })
-}
-
-async function firstThread(pid) {
-  if (process.platform !== 'linux') return pid
-  for (let i = 0; i < 2000; i++) {
-    const [tid] = threadsNamed(pid, 'shared-memory-w')
-    if (tid) return Number(tid)
-    await sleep(5)
-  }
-  throw new Error('no waiter thread')
 }
 
 test('a worker that exits holding blocks and pending waitAsync calls releases everything', async () => {

@@ -5,8 +5,11 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const v8 = require('node:v8')
+const vm = require('node:vm')
 const { after } = require('node:test')
 const { fork } = require('node:child_process')
+const { setImmediate: tick } = require('node:timers/promises')
 
 const SharedMemory = require('..')
 
@@ -131,6 +134,28 @@ after(() => {
   for (const child of running) child.kill('SIGKILL')
 })
 
+v8.setFlagsFromString('--expose-gc')
+const gc = vm.runInNewContext('gc')
+
+/** Collects garbage and lets the finalizers run (napi runs them from the event loop). */
+async function collectGarbage(rounds = 5) {
+  for (let i = 0; i < rounds; i++) {
+    gc()
+    await tick()
+  }
+}
+
+/** The id of the waitAsync thread of process `pid`, once it exists (Linux; elsewhere `pid`). */
+async function waiterThread(pid) {
+  if (process.platform !== 'linux') return pid
+  for (let i = 0; i < 2000; i++) {
+    const [tid] = threadsNamed(pid, 'shared-memory-w')
+    if (tid) return Number(tid)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  throw new Error('no waiter thread')
+}
+
 /** Calls `fn` and returns the error it throws; fails when it does not throw. */
 function thrown(fn) {
   try {
@@ -141,4 +166,16 @@ function thrown(fn) {
   throw new Error('expected an error, but nothing was thrown')
 }
 
-module.exports = { SharedMemory, uniqueName, removeBlock, blockExists, runChild, startChild, thrown, whenSleeping, threadsNamed }
+module.exports = {
+  SharedMemory,
+  uniqueName,
+  removeBlock,
+  blockExists,
+  runChild,
+  startChild,
+  thrown,
+  whenSleeping,
+  threadsNamed,
+  waiterThread,
+  collectGarbage,
+}

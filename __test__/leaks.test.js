@@ -3,24 +3,13 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const v8 = require('node:v8')
-const vm = require('node:vm')
-const { setImmediate: tick } = require('node:timers/promises')
 
-const { SharedMemory } = require('./helpers')
-
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc')
+const { SharedMemory, collectGarbage } = require('./helpers')
 const skip = process.platform !== 'linux' && 'counts descriptors and mappings in /proc/self, which is Linux only'
 const CYCLES = 100000
 const prefix = `leak-${process.pid}-`
 
-async function settle() {
-  for (let i = 0; i < 6; i++) {
-    gc()
-    await tick()
-  }
-}
+const settle = () => collectGarbage(6)
 
 /**
  * What a leak would grow: descriptors, mappings of shared memory (the rest of

@@ -2,22 +2,8 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const v8 = require('node:v8')
-const vm = require('node:vm')
-const { setImmediate: tick } = require('node:timers/promises')
 
-const { SharedMemory, uniqueName, blockExists, runChild } = require('./helpers')
-
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc')
-
-async function collectGarbage() {
-  // napi finalizers run after the collection, from the event loop.
-  for (let i = 0; i < 5; i++) {
-    gc()
-    await tick()
-  }
-}
+const { SharedMemory, uniqueName, blockExists, runChild, collectGarbage } = require('./helpers')
 
 test('another process attaches to a block created here and exchanges data', async () => {
   const name = uniqueName()

@@ -3,21 +3,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
-const v8 = require('node:v8')
-const vm = require('node:vm')
-const { setImmediate: tick } = require('node:timers/promises')
 
-const { SharedMemory, uniqueName, runChild, thrown } = require('./helpers')
-
-v8.setFlagsFromString('--expose-gc')
-const gc = vm.runInNewContext('gc')
-
-async function collectGarbage() {
-  for (let i = 0; i < 5; i++) {
-    gc()
-    await tick()
-  }
-}
+const { SharedMemory, uniqueName, runChild, thrown, collectGarbage } = require('./helpers')
 
 /** Whether this process has the block `name` mapped (Linux: /proc/self/maps). */
 function isMapped(name) {

@@ -8,7 +8,7 @@ const { performance } = require('node:perf_hooks')
 const { Worker } = require('node:worker_threads')
 const path = require('node:path')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, threadsNamed } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, threadsNamed, waiterThread } = require('./helpers')
 
 const isLinux = process.platform === 'linux'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -120,17 +120,6 @@ for (const kind of ['wait', 'waitAsync']) {
     assert.equal((await plain.exited).code, 0)
     assert.equal((await changed.exited).code, 0)
   })
-}
-
-/** The id of the waitAsync thread of process `pid`, once it exists (Linux). */
-async function waiterThread(pid) {
-  if (!isLinux) return pid
-  for (let i = 0; i < 2000; i++) {
-    const [tid] = threadsNamed(pid, 'shared-memory-w')
-    if (tid) return Number(tid)
-    await sleep(5)
-  }
-  throw new Error('no waiter thread')
 }
 
 test('notify wakes at most count waiters and says how many, across processes', async () => {

@@ -79,6 +79,12 @@ pub fn optional_index(value: &Unknown, what: &str) -> ShmResult<Option<usize>> {
   Ok(Some(usize::try_from(n as u64).unwrap_or(usize::MAX)))
 }
 
+/// The optional `(offset = 0, length?)` pair of the read methods.
+pub fn offset_and_length(offset: &Unknown, length: &Unknown) -> ShmResult<(usize, Option<usize>)> {
+  let offset = optional_index(offset, "offset")?.unwrap_or(0);
+  Ok((offset, optional_index(length, "length")?))
+}
+
 /// An optional integer in `0..=max`: `undefined` is `None`.
 pub fn optional_integer(value: &Unknown, what: &str, max: u32) -> ShmResult<Option<u32>> {
   if value.get_type()? == ValueType::Undefined {

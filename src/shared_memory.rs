@@ -154,11 +154,8 @@ impl SharedMemory {
     offset: Unknown,
     length: Unknown,
   ) -> Result<Unknown<'env>> {
-    let offset = js::optional_index(&offset, "offset").or_throw(env)?;
-    let length = js::optional_index(&length, "length").or_throw(env)?;
-    self
-      .read_string(env, offset.unwrap_or(0), length)
-      .or_throw(env)
+    let (offset, length) = js::offset_and_length(&offset, &length).or_throw(env)?;
+    self.read_string(env, offset, length).or_throw(env)
   }
 
   /// A new Buffer holding a copy of `length` bytes at `offset` (default: the rest of the block).
@@ -169,11 +166,8 @@ impl SharedMemory {
     offset: Unknown,
     length: Unknown,
   ) -> Result<Unknown<'env>> {
-    let offset = js::optional_index(&offset, "offset").or_throw(env)?;
-    let length = js::optional_index(&length, "length").or_throw(env)?;
-    self
-      .copy_out(env, offset.unwrap_or(0), length)
-      .or_throw(env)
+    let (offset, length) = js::offset_and_length(&offset, &length).or_throw(env)?;
+    self.copy_out(env, offset, length).or_throw(env)
   }
 
   /// Copies bytes from `offset` into `target` (as many as fit); returns how many.
