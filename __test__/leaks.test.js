@@ -26,7 +26,7 @@ function resources() {
 }
 
 /** Runs `cycle(i)` CYCLES times after a warm-up, and checks that nothing grew. */
-async function expectNoGrowth(cycle, { batch = 1000 } = {}) {
+async function expectNoGrowth(t, cycle, { batch = 1000 } = {}) {
   for (let i = 0; i < 5000; i++) cycle(-1 - i) // warm-up: JIT, pools, allocator
   await settle()
   const before = resources()
@@ -42,27 +42,27 @@ async function expectNoGrowth(cycle, { batch = 1000 } = {}) {
   // 100,000 cycles: a leak of 160 bytes a cycle would show as 16 MiB.
   const grown = after.rss - before.rss
   assert.ok(grown < 16 * 1024 * 1024, `resident memory grew by ${(grown / 1048576).toFixed(1)} MiB`)
-  return { before, after }
+  t.diagnostic(`before ${JSON.stringify(before)}, after ${JSON.stringify(after)}`)
 }
 
-test('100,000 create + close cycles leave nothing behind', { skip, timeout: 300000 }, async () => {
-  await expectNoGrowth((i) => {
+test('100,000 create + close cycles leave nothing behind', { skip, timeout: 300000 }, async (t) => {
+  await expectNoGrowth(t, (i) => {
     const memory = new SharedMemory(`${prefix}c${i}`, { size: 4096 })
     memory.view[0] = 1
     memory.close()
   })
 })
 
-test('100,000 create + garbage-collect cycles leave nothing behind', { skip, timeout: 300000 }, async () => {
-  await expectNoGrowth((i) => {
+test('100,000 create + garbage-collect cycles leave nothing behind', { skip, timeout: 300000 }, async (t) => {
+  await expectNoGrowth(t, (i) => {
     const memory = new SharedMemory(`${prefix}g${i}`, { size: 4096 })
     memory.data = 'collected'
   })
 })
 
-test('100,000 attach + close cycles with views and waits leave nothing behind', { skip, timeout: 300000 }, async () => {
+test('100,000 attach + close cycles with views and waits leave nothing behind', { skip, timeout: 300000 }, async (t) => {
   const host = new SharedMemory(`${prefix}host`, { size: 4096 })
-  await expectNoGrowth(() => {
+  await expectNoGrowth(t, () => {
     const memory = new SharedMemory(host.name, { create: false })
     memory.view[1] = 2
     memory.wait(0, 0, 0)
