@@ -113,15 +113,11 @@ function readString(memory) {
   return scratch.toString('utf8', 0, length)
 }
 
-/**
- * A copy of the whole block when it is small enough for the pool, or
- * undefined: larger copies are the addon's (one allocation and one copy, where
- * the allocation, not the call, is what costs).
- */
+/** A copy of the whole block, or undefined if the addon must answer. */
 function readAll(memory) {
   const view = viewOf(memory)
-  if (view === null || view.length > POOLED) return undefined
-  const copy = allocate(view.length)
+  if (view === null) return undefined
+  const copy = view.length <= POOLED ? allocate(view.length) : Buffer.allocUnsafeSlow(view.length)
   view.copy(copy)
   return copy
 }
