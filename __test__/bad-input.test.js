@@ -162,3 +162,14 @@ test('the instance members', async () => {
   assert.deepEqual(failures, [])
   memory.close()
 })
+
+test('closing a block from inside a valueOf called by wait is refused, never a crash', async () => {
+  const memory = new SharedMemory(uniqueName(), 16)
+  const sneaky = { valueOf: () => (memory.close(), 0) }
+  assert.throws(() => memory.wait(0, sneaky, 0))
+  await assert.rejects(memory.waitAsync(0, sneaky, 0))
+  assert.equal(memory.closed, false)
+  memory.data = 'still usable'
+  assert.equal(memory.data, 'still usable')
+  memory.close()
+})

@@ -379,10 +379,11 @@ impl SharedMemory {
     expected: &Unknown,
     timeout_ms: &Unknown,
   ) -> ShmResult<&'static str> {
-    let block = self.block()?;
-    let offset = self.word_offset(block, offset)?;
+    let offset = self.word_offset(self.block()?, offset)?;
+    // Coercing `expected` may run JS (`valueOf`), which may close this block: borrow it after.
     let expected = wait::expected(expected)?;
     let deadline = wait::deadline(timeout_ms)?;
+    let block = self.block()?;
     let never = std::sync::atomic::AtomicBool::new(false);
     let outcome = block
       .segment()
@@ -411,10 +412,11 @@ impl SharedMemory {
     timeout_ms: &Unknown,
     settle: Settle,
   ) -> ShmResult<Either<&'static str, u32>> {
-    let block = self.block()?;
-    let offset = self.word_offset(block, offset)?;
+    let offset = self.word_offset(self.block()?, offset)?;
+    // Coercing `expected` may run JS (`valueOf`), which may close this block: borrow it after.
     let expected = wait::expected(expected)?;
     let deadline = wait::deadline(timeout_ms)?;
+    let block = self.block()?;
     let segment = Arc::clone(block.segment());
     // Nothing to wait for, or not for long: answer now, without a thread.
     let word = block.word(offset);
