@@ -4,7 +4,7 @@
 // (`module.exports` is the class), plus `.default` and `.SharedMemory` for ES
 // module and named imports. The generated loader `binding.js` finds the
 // compiled addon for this platform.
-const { Buffer } = require('node:buffer')
+const { Buffer, constants: bufferConstants } = require('node:buffer')
 const { SharedMemory, waitAsyncStart, waitAsyncCancel } = require('./binding.js')
 
 SharedMemory.default = SharedMemory
@@ -33,7 +33,8 @@ function viewOf(memory) {
   let view = memory[kView]
   if (view === undefined) {
     try {
-      view = native.view.call(memory)
+      // A block larger than a Buffer may be (4 GiB in Node 20) has no view: the addon copies.
+      view = memory.size <= bufferConstants.MAX_LENGTH ? native.view.call(memory) : null
     } catch {
       view = null // read-only, closed, or no external buffers: the addon's paths say why
     }

@@ -111,3 +111,31 @@ test('a read-only block has no view: a write through it would kill the process',
   assert.equal(error.code, 'ERR_SHM_READ_ONLY')
   assert.equal(host.view.length, 16)
 })
+
+test('a block larger than a Buffer may be has no view, and reads and writes still work', (t) => {
+  const { constants } = require('node:buffer')
+  const size = 2 ** 32 + 4096
+  let memory
+  try {
+    memory = new SharedMemory(uniqueName(), { size })
+  } catch (error) {
+    if (error.code !== 'ERR_SHM_NO_SPACE') throw error
+    return t.skip(`no room for a ${size}-byte block here (${error.message})`)
+  }
+  try {
+    if (size > constants.MAX_LENGTH) {
+      assert.throws(() => memory.view, { code: 'ERR_BUFFER_TOO_LARGE' })
+    } else {
+      assert.equal(memory.view.length, size)
+    }
+    memory.write('at the far end', size - 20)
+    assert.equal(memory.read(size - 20), 'at the far end')
+    memory.data = 'at the start'
+    assert.equal(memory.data, 'at the start')
+    const target = Buffer.alloc(6)
+    assert.equal(memory.readInto(target, size - 20), 6)
+    assert.equal(target.toString(), 'at the')
+  } finally {
+    memory.close()
+  }
+})

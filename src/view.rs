@@ -40,17 +40,17 @@ impl View {
         &mut buffer,
       )
     };
-    if status != sys::Status::napi_ok {
-      // napi did not take the hint: free it here.
-      // SAFETY: `hint` came from `Box::into_raw` above and was not handed over.
+    if status == sys::Status::napi_no_external_buffers_allowed {
+      // Refused before anything was made (Electron's memory cage): the hint is still ours.
+      // SAFETY: `hint` came from `Box::into_raw` above and napi did not take it.
       drop(unsafe { Box::from_raw(hint) });
-      if status == sys::Status::napi_no_external_buffers_allowed {
-        return Err(ShmError::NoExternalBuffers {
-          name: name.to_owned(),
-        });
-      }
-      check(status)?;
+      return Err(ShmError::NoExternalBuffers {
+        name: name.to_owned(),
+      });
     }
+    // Any other failure (a block larger than Node's Buffer limit: 4 GiB in Node 20) happens after
+    // napi took the hint, and Node runs the finalizer itself, so the hint is not ours to free.
+    check(status)?;
     let mut reference = ptr::null_mut();
     // SAFETY: `buffer` is the Buffer just created in this environment; the reference count 1 keeps
     // it alive until `detach` or `release`.
