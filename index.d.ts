@@ -253,8 +253,8 @@ declare class SharedMemory {
    * Removes the block's name now: this object and every process attached keep
    * working, new attaches fail with `ERR_SHM_NOT_FOUND`, and the name is free
    * for a new block (which this object's `close()` then leaves alone). On
-   * Windows a name lives until the last handle closes, so this does nothing
-   * there.
+   * Windows a name lives until the last handle closes: there this gives up
+   * this object's handle, and the name goes once no one else holds one.
    *
    * @throws {Error} `ERR_SHM_CLOSED` after `close()`, `ERR_SHM_ACCESS`,
    *   `ERR_SHM_OS`.

@@ -8,8 +8,9 @@ use std::mem;
 use std::ptr;
 
 use windows_sys::Win32::Foundation::{
-  CloseHandle, GetLastError, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_FILE_NOT_FOUND,
-  HANDLE, INVALID_HANDLE_VALUE,
+  CloseHandle, GetLastError, ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_COMMITMENT_LIMIT,
+  ERROR_DISK_FULL, ERROR_FILE_NOT_FOUND, ERROR_NOT_ENOUGH_MEMORY, ERROR_OUTOFMEMORY, HANDLE,
+  INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::System::Memory::{
   CreateFileMappingW, MapViewOfFile, OpenFileMappingW, UnmapViewOfFile, VirtualQuery,
@@ -17,7 +18,7 @@ use windows_sys::Win32::System::Memory::{
   PAGE_READWRITE,
 };
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -29,11 +30,14 @@ use windows_sys::Win32::System::Threading::{
 
 use super::{spin_until_changed, Access, WaitOutcome, SPIN, WAIT_SLICE};
 
-/// A view of a named file mapping, with the mapping's handle kept open for the view's life: a
-/// Windows name lives as long as any handle to the object.
+/// A view of a named file mapping, and the mapping's handle. A Windows name lives as long as any
+/// handle to the object, so the handle is what keeps the name: it stays open until the block's
+/// owner lets go of the name ([`Segment::unlink_if_same`]) or the segment is dropped. The view
+/// does not need it: a mapped view keeps the memory itself.
 #[derive(Debug)]
 pub struct Segment {
-  handle: HANDLE,
+  /// Null once closed.
+  handle: AtomicPtr<c_void>,
   view: *mut c_void,
   len: usize,
   /// The OS name, for the objects `wait`/`notify` share with other processes.
@@ -42,8 +46,9 @@ pub struct Segment {
   waiters: OnceLock<WaiterTable>,
 }
 
-// SAFETY: the handle and the view belong to this `Segment` alone and are released only by its
-// `Drop`; handles and views may be used and closed from any thread of the process.
+// SAFETY: the handle and the view belong to this `Segment` alone. The view is released only by
+// its `Drop`; the handle is closed exactly once, by whichever of `unlink_if_same` and `Drop` swaps
+// it out of its `AtomicPtr` first. Handles and views may be used and closed from any thread.
 unsafe impl Send for Segment {}
 // SAFETY: see `Send`: `&Segment` only gives out the address and length.
 unsafe impl Sync for Segment {}
@@ -76,7 +81,7 @@ impl Segment {
       )
     };
     if handle.is_null() {
-      return Err(last_error());
+      return Err(creation_error(last_error()));
     }
     // SAFETY: reads the calling thread's last-error value, set by the call just above.
     if unsafe { GetLastError() } == ERROR_ALREADY_EXISTS {
@@ -134,7 +139,7 @@ impl Segment {
       len
     };
     Ok(Segment {
-      handle,
+      handle: AtomicPtr::new(handle),
       view: view.Value,
       len,
       os_name: os_name.to_owned(),
@@ -230,6 +235,13 @@ impl Segment {
           return Ok(WaitOutcome::Cancelled);
         }
         WAIT_OBJECT_0 => return Ok(WaitOutcome::Ok),
+        // The value changed without a notify (or before one arrives): the wait is over, as a
+        // futex wait on Unix ends at the next slice. Whether or not a notify took this waiter
+        // off the table meanwhile, the answer is the same.
+        WAIT_TIMEOUT if word.load(Ordering::SeqCst) != expected => {
+          table.unregister(&waiter)?;
+          return Ok(WaitOutcome::Ok);
+        }
         WAIT_TIMEOUT => {}
         _ => return Err(last_error()),
       }
@@ -243,10 +255,40 @@ impl Segment {
     self.waiter_table()?.wake(offset, count)
   }
 
-  /// Windows cannot remove a name before its last handle closes (see [`unlink`]); the name of
-  /// this segment goes when it and every other handle are closed.
+  /// Lets go of the name: closes this segment's handle to the mapping, so that the name goes as
+  /// soon as every other handle (other objects, other processes) is closed too. Windows cannot
+  /// remove a name earlier (see [`unlink`]). The view stays mapped and usable: a view keeps the
+  /// memory itself. Returns whether this segment still held the name.
+  ///
+  /// Without this, a host whose view Buffer V8 frees only later (after `close()`, the next turn
+  /// of the event loop) would keep the name, and a block of the same name could not be created
+  /// again right after `close()`.
   pub fn unlink_if_same(&self, _os_name: &str) -> io::Result<bool> {
-    Ok(false)
+    let handle = self.handle.swap(ptr::null_mut(), Ordering::AcqRel);
+    if handle.is_null() {
+      return Ok(false);
+    }
+    close(handle);
+    Ok(true)
+  }
+}
+
+/// The error of a failed `CreateFileMappingW`: when the system cannot commit that much memory for
+/// a new block (pagefile or disk full), a lack of space as a full `/dev/shm` is on Linux, rather
+/// than an address space too small for the view (which is how Rust reads `ERROR_NOT_ENOUGH_MEMORY`
+/// and which only `MapViewOfFile` can report).
+fn creation_error(error: io::Error) -> io::Error {
+  let no_space = [
+    ERROR_NOT_ENOUGH_MEMORY,
+    ERROR_OUTOFMEMORY,
+    ERROR_COMMITMENT_LIMIT,
+    ERROR_DISK_FULL,
+  ];
+  match error.raw_os_error() {
+    Some(code) if no_space.iter().any(|&c| c as i32 == code) => {
+      io::Error::new(io::ErrorKind::StorageFull, error)
+    }
+    _ => error,
   }
 }
 
@@ -269,7 +311,10 @@ impl Drop for Segment {
     // guarantee that no JS or Rust value can reach the view afterwards. An error can only mean an
     // invalid address, which this is not.
     unsafe { UnmapViewOfFile(MEMORY_MAPPED_VIEW_ADDRESS { Value: self.view }) };
-    close(self.handle);
+    let handle = *self.handle.get_mut();
+    if !handle.is_null() {
+      close(handle);
+    }
   }
 }
 
@@ -320,14 +365,23 @@ unsafe impl Send for WaiterTable {}
 // SAFETY: see `Send`.
 unsafe impl Sync for WaiterTable {}
 
-/// One waiter: `offset + 1` (0 marks a free entry), and the process and serial number that name
-/// its event.
+/// One waiter: the key of its word (see [`key`]; a low half of 0 marks a free entry), and the
+/// process and serial number that name its event.
 #[repr(C)]
 struct Entry {
   key: AtomicU32,
   process: AtomicU32,
   serial: AtomicU32,
-  _reserved: AtomicU32,
+  key_high: AtomicU32,
+}
+
+/// The table key of the word at `offset`: the low 32 bits of the offset plus 1 (never 0, which
+/// marks a free entry: offsets are multiples of 4, so the sum cannot wrap), and the high 32 bits.
+/// Both halves count: in a block over 4 GiB, words 4 GiB apart must not wake each other's
+/// waiters.
+fn key(offset: usize) -> (u32, u32) {
+  let offset = offset as u64;
+  (offset as u32 + 1, (offset >> 32) as u32)
 }
 
 const TABLE_BYTES: usize = 64 * 1024;
@@ -441,7 +495,7 @@ impl WaiterTable {
       serial,
       event,
     };
-    let key = offset as u32 + 1;
+    let (key, key_high) = key(offset);
     let registered = self.locked(|| {
       if !still_waiting() {
         return Ok(false);
@@ -455,6 +509,7 @@ impl WaiterTable {
       let entry = self.entry(index);
       entry.process.store(process, Ordering::Relaxed);
       entry.serial.store(serial, Ordering::Relaxed);
+      entry.key_high.store(key_high, Ordering::Relaxed);
       entry.key.store(key, Ordering::Relaxed);
       waiter.index = index;
       Ok(true)
@@ -479,7 +534,7 @@ impl WaiterTable {
   }
 
   fn wake(&self, offset: usize, count: u32) -> io::Result<usize> {
-    let key = offset as u32 + 1;
+    let (key, key_high) = key(offset);
     self.locked(|| {
       let mut woken = 0;
       for index in 0..ENTRIES {
@@ -487,7 +542,9 @@ impl WaiterTable {
           break;
         }
         let entry = self.entry(index);
-        if entry.key.load(Ordering::Relaxed) != key {
+        if entry.key.load(Ordering::Relaxed) != key
+          || entry.key_high.load(Ordering::Relaxed) != key_high
+        {
           continue;
         }
         entry.key.store(0, Ordering::Relaxed);
