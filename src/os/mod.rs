@@ -92,6 +92,18 @@ pub fn spin_until_changed(
   }
 }
 
+/// How long the next sleep of a wait may last: a slice, or what is left before `deadline`;
+/// `None` once the deadline has passed.
+pub fn next_slice(deadline: Option<std::time::Instant>) -> Option<std::time::Duration> {
+  match deadline {
+    None => Some(WAIT_SLICE),
+    Some(deadline) => deadline
+      .checked_duration_since(std::time::Instant::now())
+      .filter(|left| !left.is_zero())
+      .map(|left| left.min(WAIT_SLICE)),
+  }
+}
+
 /// How long one sleep lasts at most, so that a cancelled waiter notices within this time.
 pub const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(250);
 

@@ -12,7 +12,7 @@ use rustix::shm;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
 
-use super::{futex, spin_until_changed, Access, FutexWait, WaitOutcome, SPIN, WAIT_SLICE};
+use super::{futex, next_slice, spin_until_changed, Access, FutexWait, WaitOutcome, SPIN};
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.
 #[derive(Debug)]
@@ -133,12 +133,8 @@ impl Segment {
       if cancel.load(Ordering::Acquire) {
         return Ok(WaitOutcome::Cancelled);
       }
-      let slice = match deadline {
-        None => WAIT_SLICE,
-        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-          Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
-          _ => return Ok(WaitOutcome::TimedOut),
-        },
+      let Some(slice) = next_slice(deadline) else {
+        return Ok(WaitOutcome::TimedOut);
       };
       match futex::wait(word, expected, slice)? {
         FutexWait::Woken if cancel.load(Ordering::Acquire) => {

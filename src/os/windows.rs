@@ -28,7 +28,7 @@ use windows_sys::Win32::System::Threading::{
   WaitForSingleObject, EVENT_MODIFY_STATE, INFINITE,
 };
 
-use super::{spin_until_changed, Access, WaitOutcome, SPIN, WAIT_SLICE};
+use super::{next_slice, spin_until_changed, Access, WaitOutcome, SPIN};
 
 /// A view of a named file mapping, and the mapping's handle. A Windows name lives as long as any
 /// handle to the object, so the handle is what keeps the name: it stays open until the block's
@@ -207,17 +207,11 @@ impl Segment {
       None => return Ok(WaitOutcome::Ok),
     };
     loop {
-      let slice = match deadline {
-        None => WAIT_SLICE,
-        Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-          Some(left) if !left.is_zero() => left.min(WAIT_SLICE),
-          _ => {
-            return Ok(match table.unregister(&waiter)? {
-              true => WaitOutcome::TimedOut,
-              false => WaitOutcome::Ok, // a notify took us off the table meanwhile
-            });
-          }
-        },
+      let Some(slice) = next_slice(deadline) else {
+        return Ok(match table.unregister(&waiter)? {
+          true => WaitOutcome::TimedOut,
+          false => WaitOutcome::Ok, // a notify took us off the table meanwhile
+        });
       };
       if cancel.load(Ordering::Acquire) {
         if !table.unregister(&waiter)? {
