@@ -118,7 +118,8 @@ declare class SharedMemory {
    *
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when set to a non-string.
    * @throws {Error} `ERR_SHM_TOO_LARGE` when set to a string longer than the
-   *   block; the block is unchanged.
+   *   block; the block is unchanged. `ERR_SHM_READ_ONLY` when set on a
+   *   read-only block; `ERR_SHM_CLOSED` after `close()`.
    */
   get data(): string
   set data(data: string)
@@ -132,7 +133,8 @@ declare class SharedMemory {
    *
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` when set to a non-Buffer.
    * @throws {Error} `ERR_SHM_TOO_LARGE` when set to a Buffer larger than the
-   *   block; the block is unchanged.
+   *   block; the block is unchanged. `ERR_SHM_READ_ONLY` when set on a
+   *   read-only block; `ERR_SHM_CLOSED` after `close()`.
    */
   get buffer(): Buffer
   set buffer(data: Buffer)
@@ -158,7 +160,8 @@ declare class SharedMemory {
    *
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments that are not numbers.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` when `offset` or `offset + length`
-   *   is outside the block. {@link SharedMemory.closed}: `ERR_SHM_CLOSED`.
+   *   is outside the block.
+   * @throws {Error} `ERR_SHM_CLOSED` after `close()`.
    */
   read(offset?: number, length?: number): string
 
@@ -168,7 +171,8 @@ declare class SharedMemory {
    *
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments that are not numbers.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` when `offset` or `offset + length`
-   *   is outside the block. {@link SharedMemory.closed}: `ERR_SHM_CLOSED`.
+   *   is outside the block.
+   * @throws {Error} `ERR_SHM_CLOSED` after `close()`.
    */
   readBuffer(offset?: number, length?: number): Buffer
 
@@ -267,16 +271,18 @@ declare class SharedMemory {
    * their memory. On Windows a name cannot be removed before its last handle
    * closes: there this only reports whether it exists.
    *
-   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`. @throws {Error}
-   *   `ERR_SHM_INVALID_NAME`, `ERR_SHM_ACCESS`, `ERR_SHM_OS`.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-string name or a
+   *   non-boolean `global`.
+   * @throws {Error} `ERR_SHM_INVALID_NAME`, `ERR_SHM_ACCESS`, `ERR_SHM_OS`.
    */
   static unlink(name: string, global?: boolean): boolean
 
   /**
    * Whether a block named `name` exists.
    *
-   * @throws {TypeError} `ERR_INVALID_ARG_TYPE`. @throws {Error}
-   *   `ERR_SHM_INVALID_NAME`, `ERR_SHM_OS`.
+   * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for a non-string name or a
+   *   non-boolean `global`.
+   * @throws {Error} `ERR_SHM_INVALID_NAME`, `ERR_SHM_OS`.
    */
   static exists(name: string, global?: boolean): boolean
 }
