@@ -92,6 +92,19 @@ pub fn spin_until_changed(
   }
 }
 
+/// The start every wait shares: `NotEqual` when the word differs at once, `Ok` when it changes
+/// while watched for [`SPIN`]; `None` when the caller must go to sleep.
+pub fn settled_before_sleep(
+  word: &std::sync::atomic::AtomicU32,
+  expected: u32,
+  deadline: Option<std::time::Instant>,
+) -> Option<WaitOutcome> {
+  if word.load(std::sync::atomic::Ordering::SeqCst) != expected {
+    return Some(WaitOutcome::NotEqual);
+  }
+  spin_until_changed(word, expected, SPIN, deadline).then_some(WaitOutcome::Ok)
+}
+
 /// How long the next sleep of a wait may last: a slice, or what is left before `deadline`;
 /// `None` once the deadline has passed.
 pub fn next_slice(deadline: Option<std::time::Instant>) -> Option<std::time::Duration> {

@@ -12,7 +12,7 @@ use rustix::shm;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
 
-use super::{futex, next_slice, spin_until_changed, Access, FutexWait, WaitOutcome, SPIN};
+use super::{futex, next_slice, settled_before_sleep, Access, FutexWait, WaitOutcome};
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.
 #[derive(Debug)]
@@ -123,11 +123,8 @@ impl Segment {
     cancel: &AtomicBool,
   ) -> io::Result<WaitOutcome> {
     let word = self.word(offset);
-    if word.load(Ordering::SeqCst) != expected {
-      return Ok(WaitOutcome::NotEqual);
-    }
-    if spin_until_changed(word, expected, SPIN, deadline) {
-      return Ok(WaitOutcome::Ok);
+    if let Some(outcome) = settled_before_sleep(word, expected, deadline) {
+      return Ok(outcome);
     }
     loop {
       if cancel.load(Ordering::Acquire) {

@@ -28,7 +28,7 @@ use windows_sys::Win32::System::Threading::{
   WaitForSingleObject, EVENT_MODIFY_STATE, INFINITE,
 };
 
-use super::{next_slice, spin_until_changed, Access, WaitOutcome, SPIN};
+use super::{next_slice, settled_before_sleep, Access, WaitOutcome};
 
 /// A view of a named file mapping, and the mapping's handle. A Windows name lives as long as any
 /// handle to the object, so the handle is what keeps the name: it stays open until the block's
@@ -194,11 +194,8 @@ impl Segment {
     cancel: &AtomicBool,
   ) -> io::Result<WaitOutcome> {
     let word = self.word(offset);
-    if word.load(Ordering::SeqCst) != expected {
-      return Ok(WaitOutcome::NotEqual);
-    }
-    if spin_until_changed(word, expected, SPIN, deadline) {
-      return Ok(WaitOutcome::Ok);
+    if let Some(outcome) = settled_before_sleep(word, expected, deadline) {
+      return Ok(outcome);
     }
     let table = self.waiter_table()?;
     let waiter = match table.register(offset, || word.load(Ordering::SeqCst) == expected)? {
