@@ -99,9 +99,13 @@ declare class SharedMemory {
    * `new Int32Array(memory.view.buffer)` works with `Atomics` across processes.
    *
    * The memory stays mapped while any view is reachable, even after this
-   * object is garbage-collected. {@link SharedMemory.close} detaches the view:
-   * from then on it and every TypedArray over it have length 0.
+   * object is garbage-collected. After {@link SharedMemory.close} a view that
+   * is still held keeps its length: on Linux, macOS and FreeBSD it shows
+   * private zero-filled memory (writes reach no other process), on Windows the
+   * block, until the view is garbage-collected.
    *
+   * @throws {RangeError} `ERR_BUFFER_TOO_LARGE` for a block larger than a
+   *   Buffer may be (4 GiB in Node 20); the other members work on it.
    * @throws {Error} `ERR_SHM_READ_ONLY` for a read-only block (a write through
    *   a view would crash the process), `ERR_SHM_CLOSED` after `close()`,
    *   `ERR_SHM_NO_EXTERNAL_BUFFERS` where the runtime forbids external buffers
@@ -241,9 +245,10 @@ declare class SharedMemory {
   notify(offset: number, count?: number): number
 
   /**
-   * Releases the block: detaches {@link SharedMemory.view}, rejects pending
-   * `waitAsync` calls with `ERR_SHM_CLOSED`, unmaps the memory as soon as no
-   * view holds it, and, for the host, removes the block's name (as garbage
+   * Releases the block before it returns: rejects pending `waitAsync` calls
+   * with `ERR_SHM_CLOSED`, gives the block's pages back (a view still held
+   * keeps its length over private zeros; on Windows it keeps the pages until
+   * it is collected), and, for the host, removes the block's name (as garbage
    * collection does). Calling it again does nothing. Afterwards
    * every member that touches the block throws `ERR_SHM_CLOSED`; `name`,
    * `size`, `host`, `global`, `id` and `closed` stay readable.

@@ -163,13 +163,15 @@ test('the instance members', async () => {
   memory.close()
 })
 
-test('closing a block from inside a valueOf called by wait is refused, never a crash', async () => {
-  const memory = new SharedMemory(uniqueName(), 16)
+test('a valueOf called by wait that closes the block ends the wait with ERR_SHM_CLOSED, never a crash', async () => {
+  const name = uniqueName()
+  const memory = new SharedMemory(name, 16)
   const sneaky = { valueOf: () => (memory.close(), 0) }
-  assert.throws(() => memory.wait(0, sneaky, 0))
-  await assert.rejects(memory.waitAsync(0, sneaky, 0))
-  assert.equal(memory.closed, false)
-  memory.data = 'still usable'
-  assert.equal(memory.data, 'still usable')
-  memory.close()
+  assert.throws(() => memory.wait(0, sneaky, 0), { code: 'ERR_SHM_CLOSED', message: new RegExp(`"${name}" is closed`) })
+  assert.equal(memory.closed, true)
+  assert.equal(SharedMemory.exists(name), false, 'the close() in valueOf did its job')
+  const other = new SharedMemory(uniqueName(), 16)
+  const sneakyAsync = { valueOf: () => (other.close(), 0) }
+  await assert.rejects(other.waitAsync(0, sneakyAsync, 0), { code: 'ERR_SHM_CLOSED' })
+  assert.equal(other.closed, true)
 })

@@ -6,6 +6,10 @@
 // Writes docs/benchmarks.md, docs/benchmarks.json and docs/throughput.svg.
 //
 //   npm run bench            (from the repository root; installs what it needs)
+//   BENCH_BASELINE=<dir> npm run bench
+//                            also runs every 2.x case against the package in
+//                            <dir> (an earlier build of this repository), as
+//                            "baseline", interleaved in the same run
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -14,7 +18,8 @@ const { compare, timeBatch } = require('./harness')
 const chart = require('./chart')
 const roundtrip = require('./roundtrip')
 
-const v2 = require('..')
+let v2 = require('..')
+const baseline = process.env.BENCH_BASELINE ? require(path.resolve(process.env.BENCH_BASELINE)) : null
 const v1 = require('shared-memory-v1')
 const sta = require('shm-typed-array')
 
@@ -113,15 +118,46 @@ function gcBatch(make) {
 }
 add('create + release 4 KiB', 'lifetime', 4 * KiB, {
   '1.x (create + gc)': () => ({ batch: gcBatch(() => new v1(v1Id(), 4 * KiB, false, true)), n: 200 }),
-  '2.x (create + close)': () => ({ op: () => new v2(v2Name(), { size: 4 * KiB }).close() }),
-  '2.x (create + gc)': () => ({ batch: gcBatch(() => new v2(v2Name(), { size: 4 * KiB })), n: 200 }),
+  '2.x (create + close)': () => { const SharedMemory = v2; return { op: () => new SharedMemory(v2Name(), { size: 4 * KiB }).close() } },
+  '2.x (create + gc)': () => { const SharedMemory = v2; return { batch: gcBatch(() => new SharedMemory(v2Name(), { size: 4 * KiB })), n: 200 } },
   'shm-typed-array': () => ({ op: () => sta.destroy(sta.create(4 * KiB, 'Buffer').key) }),
 })
 add('attach + release 4 KiB', 'lifetime', 4 * KiB, {
   '1.x (attach + gc)': () => { const id = v1Id(); const host = new v1(id, 4 * KiB, false, true); return { batch: gcBatch(() => new v1(id, 4 * KiB, false, false)), n: 200, teardown: () => host } },
-  '2.x (attach + close)': () => { const { memory, teardown } = v2Block(4 * KiB); return { op: () => new v2(memory.name, { create: false }).close(), teardown } },
+  '2.x (attach + close)': () => { const SharedMemory = v2; const { memory, teardown } = v2Block(4 * KiB); return { op: () => new SharedMemory(memory.name, { create: false }).close(), teardown } },
   'shm-typed-array': () => { const host = sta.create(4 * KiB, 'Buffer'); return { op: () => { sta.get(host.key, 'Buffer'); sta.detach(host.key) }, teardown: () => sta.destroy(host.key) } },
 })
+
+// With BENCH_BASELINE, each 2.x system gets a twin set up with the baseline's
+// class (every setup takes the class from `v2` when it runs).
+if (baseline) {
+  for (const c of cases) {
+    for (const [system, setup] of Object.entries(c.systems)) {
+      if (!system.startsWith('2.x')) continue
+      c.systems[system.replace('2.x', 'baseline')] = () => {
+        const current = v2
+        v2 = baseline
+        try {
+          return setup()
+        } finally {
+          v2 = current
+        }
+      }
+    }
+  }
+}
+
+/** Each 2.x figure against its baseline twin, measured in the same run. */
+function againstBaseline(results) {
+  const lines = ['| case | system | 2.x | baseline | 2.x / baseline |', '|---|---|---:|---:|---:|']
+  for (const c of results) {
+    for (const [system, r] of Object.entries(c.results)) {
+      const twin = system.startsWith('2.x') && c.results[system.replace('2.x', 'baseline')]
+      if (twin) lines.push(`| ${c.name} | ${system} | ${format(r.median)} | ${format(twin.median)} | ${(r.median / twin.median).toFixed(2)}× |`)
+    }
+  }
+  return lines.join('\n') + '\n'
+}
 
 async function main() {
   const results = []
@@ -185,6 +221,11 @@ function targets(results) {
 
 async function run() {
   const results = await main()
+  if (baseline) {
+    // A comparison run: print it, and leave the published figures alone.
+    console.log(`\n2.x against ${process.env.BENCH_BASELINE}:\n${againstBaseline(results)}`)
+    return
+  }
   const rt = await roundtrip.run(10000)
   console.log(roundtrip.table(rt))
   const checks = targets(results)

@@ -29,6 +29,11 @@ package/binding.js
 package/index.d.ts
 package/index.js
 package/index.mjs
+package/lib/bytes.js
+package/lib/errors.js
+package/lib/memory.js
+package/lib/pool.js
+package/lib/shared-memory.js
 package/package.json'
 actual=$(tar -tzf "$main_tgz" | sort)
 if [ "$actual" != "$expected" ]; then

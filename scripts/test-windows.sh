@@ -189,6 +189,7 @@ step "stage the package in $stage"
 pkg=$stage/package
 mkdir -p "$pkg"
 cp "$repo/index.js" "$repo/binding.js" "$repo/package.json" "$pkg/"
+cp -r "$repo/lib" "$pkg/"
 cp "$dll" "$pkg/shared-memory.win32-x64-msvc.node"
 cp "$node_exe" "$stage/node.exe"
 win_pkg=$(timeout 60 wine64 winepath -w "$pkg" 2>/dev/null | tr -d '\r')

@@ -117,13 +117,22 @@ impl Block {
   /// If `offset` is not a multiple of 4 with the word inside the block: callers check first.
   pub fn word(&self, offset: usize) -> &AtomicU32 {
     assert!(
-      offset.is_multiple_of(4) && range(offset, 4, self.size).is_some(),
+      range(offset, 4, self.size).is_some(),
       "a word inside the block"
     );
-    // SAFETY: the 4 bytes at `offset` are inside the mapping, which lives as long as `&self`, and
-    // 4-aligned (mappings are page-aligned). An `AtomicU32` has the layout of a `u32`, and atomic
-    // access is how memory that other processes change must be read.
-    unsafe { &*self.segment.as_ptr().add(offset).cast::<AtomicU32>() }
+    self.segment.word(offset)
+  }
+
+  /// Lets go of the block now (`close()`): a host removes the name if it still names this block,
+  /// and the pages leave this process while the addresses stay valid for views that JS still
+  /// holds (see [`Segment::release`]).
+  pub fn release(mut self) -> io::Result<()> {
+    let unlinked = match std::mem::take(&mut self.unlink_on_drop) {
+      true => self.segment.unlink_if_same(&self.os_name).map(drop),
+      false => Ok(()),
+    };
+    let released = self.segment.release();
+    unlinked.and(released)
   }
 
   /// Copies `len` bytes from `src` to `offset` in the block.
@@ -141,17 +150,6 @@ impl Block {
     // overlap. Another process may write the same bytes at the same time: they are plain data,
     // and no Rust code relies on them.
     unsafe { std::ptr::copy(src, self.segment.as_ptr().add(dst.start), len) }
-  }
-
-  /// The address of byte `offset`, for a caller that encodes in place and writes only inside
-  /// `offset..offset + len`.
-  ///
-  /// # Panics
-  /// If the block is read-only or the range is outside it.
-  pub fn ptr_for_write(&self, offset: usize, len: usize) -> *mut u8 {
-    let dst = self.writable_range(offset, len);
-    // SAFETY: `dst.start <= size <= segment.len()`: inside the mapping or one past it.
-    unsafe { self.segment.as_ptr().add(dst.start) }
   }
 
   fn writable_range(&self, offset: usize, len: usize) -> Range<usize> {
@@ -279,13 +277,36 @@ mod tests {
     assert!(!os::exists(&name).unwrap());
   }
 
+  /// Unix only: Windows keeps the pages mapped until the segment is dropped (see `os::windows`).
+  #[cfg(unix)]
+  #[test]
+  fn a_released_block_keeps_its_addresses_over_private_memory_and_gives_up_its_name() {
+    let name = unique("release");
+    let host = Block::create(&name, 4096, 0o600).unwrap();
+    let client = Block::open(&name, Access::ReadWrite).unwrap();
+    write(&host, 0, b"shared");
+    let segment = Arc::clone(host.segment());
+    host.release().unwrap();
+    assert!(!os::exists(&name).unwrap(), "the host removed the name");
+    // SAFETY: the segment still owns its 4096 addresses (private memory now).
+    let old = unsafe { std::slice::from_raw_parts_mut(segment.as_ptr(), 4) };
+    assert_eq!(old, [0; 4], "the released range shows private zeros");
+    old.copy_from_slice(b"priv");
+    assert_eq!(
+      read(&client, 0, 6),
+      b"shared",
+      "writes to it reach nothing shared"
+    );
+    segment.release().unwrap();
+  }
+
   #[test]
   fn copies_may_overlap_the_block_itself() {
     let name = unique("overlap");
     let block = Block::create(&name, 16, 0o600).unwrap();
     write(&block, 0, b"abcdefgh");
-    let src = block.ptr_for_write(0, 8);
-    // SAFETY: `src` is inside the block, readable for 8 bytes.
+    let src = block.segment().as_ptr();
+    // SAFETY: `src` is the start of the block, readable for its 16 bytes.
     unsafe { block.write(4, src, 8) };
     assert_eq!(read(&block, 0, 12), b"abcdabcdefgh");
   }

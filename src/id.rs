@@ -2,6 +2,9 @@
 
 use std::io;
 
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
 use crate::name::{os_name, Platform};
 use crate::os;
 
@@ -28,6 +31,39 @@ pub fn generate(global: bool) -> io::Result<String> {
     if !os::exists(&os_name)? {
       return Ok(name);
     }
+  }
+}
+
+/// The work of `generateIdAsync`, done on the libuv thread pool.
+#[cfg_attr(
+  test,
+  allow(dead_code, reason = "napi-rs registers generateIdAsync outside tests")
+)]
+pub struct GenerateId {
+  global: bool,
+}
+
+#[cfg_attr(
+  test,
+  allow(dead_code, reason = "napi-rs registers generateIdAsync outside tests")
+)]
+impl GenerateId {
+  pub fn new(global: bool) -> GenerateId {
+    GenerateId { global }
+  }
+}
+
+#[napi]
+impl Task for GenerateId {
+  type Output = String;
+  type JsValue = String;
+
+  fn compute(&mut self) -> Result<String> {
+    generate(self.global).map_err(|e| Error::new(Status::GenericFailure, e.to_string()))
+  }
+
+  fn resolve(&mut self, _env: Env, id: String) -> Result<String> {
+    Ok(id)
   }
 }
 

@@ -79,12 +79,6 @@ pub fn optional_index(value: &Unknown, what: &str) -> ShmResult<Option<usize>> {
   Ok(Some(usize::try_from(n as u64).unwrap_or(usize::MAX)))
 }
 
-/// The optional `(offset = 0, length?)` pair of the read methods.
-pub fn offset_and_length(offset: &Unknown, length: &Unknown) -> ShmResult<(usize, Option<usize>)> {
-  let offset = optional_index(offset, "offset")?.unwrap_or(0);
-  Ok((offset, optional_index(length, "length")?))
-}
-
 /// An optional integer in `0..=max`: `undefined` is `None`.
 pub fn optional_integer(value: &Unknown, what: &str, max: u32) -> ShmResult<Option<u32>> {
   if value.get_type()? == ValueType::Undefined {
@@ -253,80 +247,6 @@ impl JsBytes {
       len: if data.is_null() { 0 } else { len },
     }
   }
-}
-
-/// The length in bytes of the UTF-8 encoding of the JS string `value` (lone surrogates count as
-/// the 3 bytes of U+FFFD, as they are written).
-pub fn utf8_len(value: &Unknown) -> ShmResult<usize> {
-  let mut len = 0usize;
-  // SAFETY: `value` is a live string argument; a null buffer asks only for the length.
-  check(unsafe {
-    sys::napi_get_value_string_utf8(value.value().env, value.raw(), ptr::null_mut(), 0, &mut len)
-  })?;
-  Ok(len)
-}
-
-/// Encodes the JS string `value` as UTF-8 into `dst`, writing at most `capacity - 1` bytes and a
-/// terminating NUL; returns the bytes written without the NUL. Never writes a partial character.
-///
-/// # Safety
-/// `dst` must be valid for writes of `capacity` bytes, and `capacity` must be at least 1.
-pub unsafe fn write_utf8(value: &Unknown, dst: *mut u8, capacity: usize) -> ShmResult<usize> {
-  let mut written = 0usize;
-  // SAFETY: the caller guarantees `dst` is writable for `capacity` bytes; napi writes no more.
-  check(unsafe {
-    sys::napi_get_value_string_utf8(
-      value.value().env,
-      value.raw(),
-      dst.cast(),
-      capacity,
-      &mut written,
-    )
-  })?;
-  Ok(written)
-}
-
-/// A JS string decoded from `bytes` as UTF-8, invalid sequences replaced by U+FFFD.
-///
-/// `bytes` must be private memory: V8 reads its input twice (length, then decode) and must see the
-/// same bytes both times, which shared memory cannot promise.
-pub fn string_from_utf8<'env>(env: &'env Env, bytes: &[u8]) -> ShmResult<Unknown<'env>> {
-  let mut value = ptr::null_mut();
-  // SAFETY: `bytes` is valid for reads of its length and is not changed during the call.
-  check(unsafe {
-    sys::napi_create_string_utf8(
-      env.raw(),
-      bytes.as_ptr().cast(),
-      bytes.len() as isize,
-      &mut value,
-    )
-  })?;
-  // SAFETY: `value` is the string napi just created in this environment.
-  Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), value) })
-}
-
-/// A new, uninitialised Buffer of `len` bytes, and where to write them.
-pub struct NewBuffer<'env> {
-  pub value: Unknown<'env>,
-  pub ptr: *mut u8,
-}
-
-/// A new Buffer of `len` bytes for the caller to fill (napi allocates it; its bytes are not
-/// initialised).
-pub fn new_buffer(env: &Env, len: usize) -> ShmResult<NewBuffer<'_>> {
-  let mut value = ptr::null_mut();
-  let mut data: *mut c_void = ptr::null_mut();
-  // SAFETY: the out-pointers point at locals of the types napi documents.
-  check(unsafe { sys::napi_create_buffer(env.raw(), len, &mut data, &mut value) })?;
-  Ok(NewBuffer {
-    // SAFETY: `value` is the Buffer napi just created in this environment.
-    value: unsafe { Unknown::from_raw_unchecked(env.raw(), value) },
-    ptr: if data.is_null() {
-      ptr::NonNull::<u8>::dangling().as_ptr()
-    } else {
-      data.cast()
-    },
-  })
 }
 
 pub fn check(status: sys::napi_status) -> ShmResult<()> {

@@ -1,9 +1,10 @@
 //! The zero-copy view: one external Buffer over a block's mapping.
 //!
-//! The Buffer's finalizer hint owns an `Arc` of the mapping, so the memory stays mapped while any
-//! JS value can reach it, even after the `SharedMemory` object is gone. `detach` (on `close()`)
-//! detaches the Buffer's ArrayBuffer: every view of it then has length 0, and the mapping goes
-//! once V8 lets go of the backing store.
+//! The Buffer's finalizer hint owns an `Arc` of the mapping, so the address range stays mapped
+//! while any JS value can reach it, even after the `SharedMemory` object is gone. `close()` never
+//! detaches the Buffer (Node's thread-pool work holds raw pointers into it, and zlib aborts when a
+//! buffer it streams over is detached): it releases the segment instead, which puts private
+//! memory in place of the block's pages under the same addresses (`os::Segment::release`).
 
 use std::ffi::c_void;
 use std::ptr;
@@ -65,29 +66,6 @@ impl View {
     check(unsafe { sys::napi_get_reference_value(env.raw(), self.buffer, &mut buffer) })?;
     // SAFETY: `buffer` is the value napi just returned in this environment.
     Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), buffer) })
-  }
-
-  /// Cuts every JS value off the mapping: the view's ArrayBuffer is detached, so it and every
-  /// TypedArray over it have length 0 from now on.
-  pub fn detach(self, env: &Env) -> ShmResult<()> {
-    let buffer = self.get(env)?;
-    let mut array_buffer = ptr::null_mut();
-    // SAFETY: `buffer` is a live Buffer (a Uint8Array); only its ArrayBuffer is asked for.
-    check(unsafe {
-      sys::napi_get_typedarray_info(
-        env.raw(),
-        buffer.raw(),
-        ptr::null_mut(),
-        ptr::null_mut(),
-        ptr::null_mut(),
-        &mut array_buffer,
-        ptr::null_mut(),
-      )
-    })?;
-    // SAFETY: `array_buffer` is the live, external (hence detachable) ArrayBuffer of the view.
-    check(unsafe { sys::napi_detach_arraybuffer(env.raw(), array_buffer) })?;
-    self.release(env);
-    Ok(())
   }
 
   /// Drops our reference; the Buffer lives on as long as JS holds it.

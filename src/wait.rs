@@ -1,9 +1,9 @@
 //! `wait`, `notify` and `waitAsync`: their argument rules, and the threads that sleep for
 //! `waitAsync` so that neither the event loop nor libuv's thread pool does.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::*;
@@ -93,7 +93,7 @@ pub struct AsyncWait {
 }
 
 impl AsyncWait {
-  pub fn new(settle: Settle) -> Arc<AsyncWait> {
+  fn new(settle: Settle) -> Arc<AsyncWait> {
     Arc::new(AsyncWait {
       cancel: AtomicBool::new(false),
       settle: Mutex::new(Some(settle)),
@@ -114,7 +114,7 @@ impl AsyncWait {
 
   /// Stops the wait: its thread lets go of the block within a wait slice, and the promise is
   /// settled with `error`, or left to the caller with `None` (an abort, settled in JS).
-  pub fn cancel(&self, error: Option<ShmError>) {
+  fn cancel(&self, error: Option<ShmError>) {
     self.cancel.store(true, Ordering::Release);
     match error {
       Some(error) => self.settle(Err(error)),
@@ -123,7 +123,7 @@ impl AsyncWait {
     }
   }
 
-  pub fn is_pending(&self) -> bool {
+  fn is_pending(&self) -> bool {
     self
       .settle
       .lock()
@@ -132,17 +132,76 @@ impl AsyncWait {
   }
 }
 
+/// The `waitAsync` calls in flight of one block, by id, to cancel on abort or `close()`.
+#[derive(Default)]
+pub struct PendingWaits {
+  waits: HashMap<u32, Weak<AsyncWait>>,
+  next: u32,
+}
+
+impl PendingWaits {
+  /// Registers the wait of `job`; returns its id.
+  pub fn add(&mut self, job: &Job) -> u32 {
+    let id = self.next;
+    self.next = self.next.wrapping_add(1);
+    if self.waits.len() >= 64 && self.waits.len().is_power_of_two() {
+      // Forget finished waits now and then, so the map stays as small as the waits in flight.
+      self
+        .waits
+        .retain(|_, wait| wait.upgrade().is_some_and(|w| w.is_pending()));
+    }
+    self.waits.insert(id, Arc::downgrade(&job.wait));
+    id
+  }
+
+  /// Stops the wait `id` (its signal was aborted); its promise is settled in JS.
+  pub fn cancel(&mut self, id: u32) {
+    if let Some(wait) = self.waits.remove(&id).and_then(|wait| wait.upgrade()) {
+      wait.cancel(None);
+    }
+  }
+
+  /// Stops every wait; with the block's `name`, their promises reject with `ERR_SHM_CLOSED`.
+  pub fn cancel_all(&mut self, closed: Option<&str>) {
+    for (_, wait) in self.waits.drain() {
+      if let Some(wait) = wait.upgrade() {
+        wait.cancel(closed.map(|name| ShmError::Closed {
+          name: name.to_owned(),
+        }));
+      }
+    }
+  }
+}
+
 /// A wait for a waiter thread to do.
 pub struct Job {
-  pub segment: Arc<Segment>,
-  pub name: String,
-  pub offset: usize,
-  pub expected: u32,
-  pub deadline: Option<Instant>,
-  pub wait: Arc<AsyncWait>,
+  segment: Arc<Segment>,
+  name: String,
+  offset: usize,
+  expected: u32,
+  deadline: Option<Instant>,
+  wait: Arc<AsyncWait>,
 }
 
 impl Job {
+  pub fn new(
+    segment: Arc<Segment>,
+    name: &str,
+    offset: usize,
+    expected: u32,
+    deadline: Option<Instant>,
+    settle: Settle,
+  ) -> Job {
+    Job {
+      segment,
+      name: name.to_owned(),
+      offset,
+      expected,
+      deadline,
+      wait: AsyncWait::new(settle),
+    }
+  }
+
   fn run(self) {
     let result = self
       .segment

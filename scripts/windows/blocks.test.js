@@ -126,7 +126,7 @@ test('view: a zero-copy Buffer over the block, cached, one per object', (t) => {
   assert.equal(hostWords[15], 9)
 })
 
-test('close: idempotent, members throw ERR_SHM_CLOSED, the view is detached', async (t) => {
+test('close: idempotent, members throw ERR_SHM_CLOSED, an old view stays mapped until collected', async (t) => {
   const name = uniqueName('close')
   const memory = open(t, name, { size: 64, create: 'if-missing' })
   const view = memory.view
@@ -135,10 +135,11 @@ test('close: idempotent, members throw ERR_SHM_CLOSED, the view is detached', as
   memory.close()
   memory.close()
   assert.equal(memory.closed, true)
-  assert.equal(view.length, 0, 'the view is detached')
-  assert.equal(view.buffer.byteLength, 0)
-  assert.equal(words.length, 0, 'and every TypedArray over it')
-  assert.equal(words[0], undefined)
+  // Windows cannot swap private memory in under a mapped view: the view keeps the block's pages
+  // (and shows them) until it is collected, and nothing is detached under work in flight.
+  assert.equal(view.length, 64, 'the view keeps its length')
+  assert.equal(words.length, 16, 'and so does every TypedArray over it')
+  assert.equal(words[0], 42)
   // What describes the block stays readable.
   assert.equal(memory.name, name)
   assert.equal(memory.size, 64)
@@ -197,8 +198,8 @@ test('the name lives until the last handle closes', async (t) => {
   assert.equal(thrown(() => new SharedMemory(name, { size: 64 })).code, 'ERR_SHM_EXISTS')
   late.close()
   client.close()
-  // A client's detached view lets go of the mapping when V8 frees it, on a
-  // later turn of the event loop.
+  // close() closed the last handles; Windows removes the name with the last
+  // handle, while the views may stay mapped until they are collected.
   await turn()
   assert.ok(await eventually(() => !SharedMemory.exists(name)), 'the name goes with the last handle')
   assert.equal(thrown(() => new SharedMemory(name, { create: false })).code, 'ERR_SHM_NOT_FOUND')

@@ -5,12 +5,20 @@
 //! module is free of `cfg`. Errors are plain [`std::io::Error`]s, mapped to JS errors in one place
 //! (`crate::error`).
 
+use std::sync::atomic::AtomicU32;
+
 #[cfg_attr(unix, path = "unix.rs")]
 #[cfg_attr(windows, path = "windows.rs")]
 #[cfg_attr(not(any(unix, windows)), path = "unsupported.rs")]
 mod imp;
 
 pub use imp::{exists, unlink, Segment};
+
+/// When a wait watches the word and when it sleeps: the one policy every wait follows.
+mod watch;
+
+pub use watch::before_async_sleep;
+use watch::{next_slice, settled_before_sleep};
 
 /// The futex of each Unix system, behind one `wait`/`wake` pair (used by `unix.rs`).
 #[cfg(unix)]
@@ -60,72 +68,30 @@ pub enum WaitOutcome {
   Cancelled,
 }
 
-/// How long a waiter watches the word before it goes to sleep. Waking a sleeping process costs
-/// tens of microseconds on a virtual machine (about what a Unix socket round trip costs), while a
-/// value that changes within this time is seen at once: with a busy peer, most waits end here.
-pub const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
-
-/// Watches `word` until it differs from `expected` (returns `true`) or `spin` passes, or the
-/// deadline (`false`).
-pub fn spin_until_changed(
-  word: &std::sync::atomic::AtomicU32,
-  expected: u32,
-  spin: std::time::Duration,
-  deadline: Option<std::time::Instant>,
-) -> bool {
-  let started = std::time::Instant::now();
-  let limit = match deadline {
-    Some(deadline) => deadline.min(started + spin),
-    None => started + spin,
-  };
-  let mut spins = 0u32;
-  loop {
-    if word.load(std::sync::atomic::Ordering::Acquire) != expected {
-      return true;
-    }
-    spins = spins.wrapping_add(1);
-    // Reading the clock costs more than a look at the word: only now and then.
-    if spins.is_multiple_of(32) && std::time::Instant::now() >= limit {
-      return false;
-    }
-    std::hint::spin_loop();
-  }
-}
-
-/// The start every wait shares: `NotEqual` when the word differs at once, `Ok` when it changes
-/// while watched for [`SPIN`]; `None` when the caller must go to sleep.
-pub fn settled_before_sleep(
-  word: &std::sync::atomic::AtomicU32,
-  expected: u32,
-  deadline: Option<std::time::Instant>,
-) -> Option<WaitOutcome> {
-  if word.load(std::sync::atomic::Ordering::SeqCst) != expected {
-    return Some(WaitOutcome::NotEqual);
-  }
-  spin_until_changed(word, expected, SPIN, deadline).then_some(WaitOutcome::Ok)
-}
-
-/// How long the next sleep of a wait may last: a slice, or what is left before `deadline`;
-/// `None` once the deadline has passed.
-pub fn next_slice(deadline: Option<std::time::Instant>) -> Option<std::time::Duration> {
-  match deadline {
-    None => Some(WAIT_SLICE),
-    Some(deadline) => deadline
-      .checked_duration_since(std::time::Instant::now())
-      .filter(|left| !left.is_zero())
-      .map(|left| left.min(WAIT_SLICE)),
-  }
-}
-
-/// How long one sleep lasts at most, so that a cancelled waiter notices within this time.
-pub const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(250);
-
 /// How a segment is mapped into this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
   ReadWrite,
   #[allow(dead_code, reason = "the readOnly option comes next")]
   ReadOnly,
+}
+
+impl Segment {
+  /// The 32-bit word at `offset`, to read and wait on atomically.
+  ///
+  /// # Panics
+  /// If `offset` is not a multiple of 4 with the word inside the mapping: callers check first.
+  pub fn word(&self, offset: usize) -> &AtomicU32 {
+    assert!(
+      offset.is_multiple_of(4) && offset.checked_add(4).is_some_and(|end| end <= self.len()),
+      "a word inside the mapping"
+    );
+    // SAFETY: the 4 bytes at `offset` are inside the mapping (checked above), which stays mapped
+    // (shared, or private memory in its place after `release`) while `&self` lives, and 4-aligned
+    // (every OS maps at page or allocation-granularity boundaries). An `AtomicU32` has the layout
+    // of a `u32`, and atomic access is how memory that other processes change must be read.
+    unsafe { &*self.as_ptr().add(offset).cast::<AtomicU32>() }
+  }
 }
 
 // A `Segment` only holds the address and length of a shared mapping (and, on Windows, the

@@ -6,10 +6,10 @@ use std::ptr::{self, NonNull};
 
 use rustix::fd::OwnedFd;
 use rustix::fs::{fchmod, fstat, ftruncate, Mode};
-use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
 use rustix::shm;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::{futex, next_slice, settled_before_sleep, Access, FutexWait, WaitOutcome};
@@ -21,6 +21,10 @@ pub struct Segment {
   len: usize,
   /// The object's device and inode, to tell it from a later object of the same name.
   identity: (u64, u64),
+  /// The mapping's protection, which the private memory of [`Segment::release`] gets too.
+  prot: ProtFlags,
+  /// Set by [`Segment::release`]: the range holds private memory now, not the object.
+  released: AtomicBool,
 }
 
 // SAFETY: `Segment` owns a `MAP_SHARED` mapping that is only unmapped by its own `Drop`; the
@@ -74,6 +78,8 @@ impl Segment {
         ptr: NonNull::dangling(),
         len: 0,
         identity,
+        prot: ProtFlags::empty(),
+        released: AtomicBool::new(false),
       });
     }
     let prot = match access {
@@ -85,7 +91,13 @@ impl Segment {
     // after `fd` is closed, as POSIX specifies for mmap.
     let ptr = unsafe { mmap(ptr::null_mut(), len, prot, MapFlags::SHARED, fd, 0) }?;
     let ptr = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
-    Ok(Segment { ptr, len, identity })
+    Ok(Segment {
+      ptr,
+      len,
+      identity,
+      prot,
+      released: AtomicBool::new(false),
+    })
   }
 
   /// The first byte of the mapping (dangling when the length is 0).
@@ -96,21 +108,6 @@ impl Segment {
   /// The mapped length in bytes.
   pub fn len(&self) -> usize {
     self.len
-  }
-
-  /// The 32-bit word at `offset`.
-  ///
-  /// # Panics
-  /// If `offset` is not a multiple of 4 inside the mapping: callers check first.
-  fn word(&self, offset: usize) -> &AtomicU32 {
-    assert!(
-      offset.is_multiple_of(4) && offset + 4 <= self.len,
-      "a word inside the mapping"
-    );
-    // SAFETY: the 4 bytes at `offset` are inside the mapping, which lives as long as `&self`, and
-    // 4-aligned (the mapping is page-aligned). An `AtomicU32` has the layout of a `u32`, and
-    // atomic access is exactly how memory shared with other processes must be read.
-    unsafe { &*self.as_ptr().add(offset).cast::<AtomicU32>() }
   }
 
   /// While the word at `offset` equals `expected`, sleeps until a [`Segment::wake`] on it (from
@@ -152,6 +149,37 @@ impl Segment {
   /// returns how many woke where the OS says so.
   pub fn wake(&self, offset: usize, count: u32) -> io::Result<usize> {
     futex::wake(self.word(offset), count)
+  }
+
+  /// Lets go of the object now, while the addresses stay valid: private, zero-filled memory takes
+  /// the place of the shared mapping (`mmap` with `MAP_FIXED` swaps them in one step), so the
+  /// object's pages leave this process at once, and whatever still reads or writes the range (a
+  /// JS view, work on Node's thread pool) touches only that private memory, never unmapped
+  /// addresses. The range itself is unmapped when the segment is dropped. Idempotent.
+  pub fn release(&self) -> io::Result<()> {
+    if self.len == 0 || self.released.swap(true, Ordering::AcqRel) {
+      return Ok(());
+    }
+    // SAFETY: `ptr..ptr + len` is exactly the range this segment mapped and still owns (it is
+    // unmapped only by `Drop`), so MAP_FIXED replaces only our own mapping, atomically: no other
+    // mapping of this process is touched, and there is no moment at which the range is unmapped.
+    // Rust holds no reference into the range that assumes its contents (see `Segment`'s `Sync`).
+    let placed = unsafe {
+      mmap_anonymous(
+        self.ptr.as_ptr(),
+        self.len,
+        self.prot,
+        MapFlags::PRIVATE | MapFlags::FIXED | no_reserve(),
+      )
+    };
+    match placed {
+      Ok(_) => Ok(()),
+      Err(e) => {
+        // Nothing was replaced: the shared mapping stays until `Drop`, safe to use meanwhile.
+        self.released.store(false, Ordering::Release);
+        Err(e.into())
+      }
+    }
   }
 
   /// Removes the name `os_name` if it still names this object; returns whether it did. A name
@@ -201,6 +229,19 @@ impl Drop for Segment {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn no_follow() -> shm::OFlags {
   shm::OFlags::from_bits_retain(rustix::fs::OFlags::NOFOLLOW.bits())
+}
+
+/// The private memory that takes a released segment's place is never meant to be used: on Linux
+/// it reserves no swap or commit charge, so releasing a large block cannot fail for lack of it.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn no_reserve() -> MapFlags {
+  MapFlags::NORESERVE
+}
+
+/// Elsewhere untouched private pages cost nothing until written.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn no_reserve() -> MapFlags {
+  MapFlags::empty()
 }
 
 /// Elsewhere shm names are not paths and cannot be symlinks.

@@ -1,0 +1,142 @@
+'use strict'
+
+// One data path: a member gives the same result whichever way it is called
+// and whatever the block (writable, read-only, attached), and pooled copies
+// are independent of each other.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { MessageChannel } = require('node:worker_threads')
+
+const { SharedMemory, uniqueName } = require('./helpers')
+
+/** A block holding `text`, a writable attach and a read-only attach to it. */
+function threeWays(t, size, text) {
+  const name = uniqueName('paths')
+  const host = new SharedMemory(name, { size })
+  host.write(text)
+  const attached = new SharedMemory(name, { create: false })
+  const reader = new SharedMemory(name, { create: false, readOnly: true })
+  t.after(() => [reader, attached, host].forEach((memory) => memory.close()))
+  return [host, attached, reader]
+}
+
+const POOLED_LIMIT = 4096
+
+/** Whether `buffer` is a slice of a larger pool, as small copies are. */
+const isPoolSlice = (buffer) => buffer.buffer.byteLength > buffer.length
+
+for (const size of [16, POOLED_LIMIT, POOLED_LIMIT + 1, 100000]) {
+  test(`readBuffer, buffer, read and data agree on every form of the call and every kind of block (${size} bytes)`, (t) => {
+    const text = 'héllo wörld'
+    const expected = Buffer.alloc(size)
+    expected.write(text)
+    for (const memory of threeWays(t, size, text)) {
+      const copies = [memory.readBuffer(), memory.readBuffer(0), memory.readBuffer(0, size), memory.buffer]
+      for (const copy of copies) {
+        assert.ok(Buffer.isBuffer(copy))
+        assert.deepEqual(copy, expected)
+        assert.equal(isPoolSlice(copy), size <= POOLED_LIMIT, `pooling rule for ${size} bytes (readOnly: ${memory.readOnly})`)
+      }
+      assert.deepEqual([memory.data, memory.read(), memory.read(0), memory.read(0, size)], [text, text, text, text])
+      assert.equal(memory.read(1, 4), 'éll')
+      assert.deepEqual(memory.readBuffer(2, 3), expected.subarray(2, 5))
+    }
+  })
+}
+
+test('readBuffer returns copies: changing the block afterwards leaves them as they were', () => {
+  const memory = new SharedMemory(uniqueName('copies'), { size: 64 })
+  memory.write('first')
+  const small = memory.readBuffer(0, 5)
+  const whole = memory.readBuffer()
+  const again = memory.readBuffer(0, 5)
+  memory.write('XXXXX')
+  assert.equal(small.toString(), 'first')
+  assert.equal(whole.toString('utf8', 0, 5), 'first')
+  assert.equal(again.toString(), 'first', 'a later pooled read did not overwrite an earlier one')
+  small.fill(0x41)
+  assert.equal(memory.read(0, 5), 'XXXXX', 'writing to a copy does not reach the block')
+  memory.close()
+})
+
+test('successive small reads each get bytes of their own from the pool', () => {
+  const memory = new SharedMemory(uniqueName('pool'), { size: 8 })
+  const reads = []
+  for (let i = 0; i < 100; i++) {
+    memory.view.writeUInt32LE(i, 0)
+    reads.push(memory.readBuffer(0, 4))
+  }
+  assert.deepEqual(
+    reads.map((b) => b.readUInt32LE(0)),
+    Array.from({ length: 100 }, (_, i) => i),
+  )
+  memory.close()
+})
+
+test('transferring a pooled copy leaves every other copy and every later read intact', async () => {
+  const memory = new SharedMemory(uniqueName('transfer'), { size: 32 })
+  memory.write('abcdefgh')
+  const keep = memory.readBuffer(0, 8)
+  const moved = memory.readBuffer(0, 8)
+  assert.ok(isPoolSlice(keep) && keep.buffer === moved.buffer, 'both come from one pool')
+  const cloned = structuredClone(moved.buffer, { transfer: [moved.buffer] })
+  assert.ok(cloned.byteLength >= 8)
+  const { port1, port2 } = new MessageChannel()
+  const received = new Promise((resolve) => port2.once('message', resolve))
+  port1.postMessage(moved, [moved.buffer])
+  const message = await received
+  port1.close()
+  assert.equal(Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString(), 'abcdefgh')
+  assert.equal(keep.length, 8)
+  assert.equal(keep.toString(), 'abcdefgh')
+  assert.equal(moved.toString(), 'abcdefgh', 'the pool was copied, not detached')
+  assert.equal(memory.readBuffer(0, 4).toString(), 'abcd', 'later small reads still work')
+  memory.close()
+})
+
+test('strings of every length round-trip through write/read and data', () => {
+  const memory = new SharedMemory(uniqueName('strings'), { size: 700000 })
+  for (const length of [0, 1, 1023, 1024, 1025, 4096, 65535, 65536, 65537, 200000]) {
+    const text = 'ab€'.repeat(Math.ceil(length / 3)).slice(0, length)
+    memory.data = text
+    assert.equal(memory.data, text, `data of ${length} characters`)
+    memory.write(text, 7)
+    assert.equal(memory.read(7), text, `read of ${length} characters`)
+    assert.equal(memory.read(7, Buffer.byteLength(text)), text)
+  }
+  memory.close()
+})
+
+test('a string that exactly fills the rest of the block is written without a NUL; a shorter one ends with one', () => {
+  const memory = new SharedMemory(uniqueName('nul'), { size: 8 })
+  memory.view.fill(0x7a)
+  memory.write('abc', 5)
+  assert.deepEqual([...memory.view], [0x7a, 0x7a, 0x7a, 0x7a, 0x7a, 0x61, 0x62, 0x63])
+  memory.write('ab', 5)
+  assert.deepEqual([...memory.view.subarray(5)], [0x61, 0x62, 0])
+  memory.close()
+})
+
+test('a frozen or sealed object works like any other', () => {
+  for (const seal of [Object.freeze, Object.seal, Object.preventExtensions]) {
+    const memory = seal(new SharedMemory(uniqueName('frozen'), { size: 16 }))
+    memory.write('kept')
+    assert.equal(memory.data, 'kept')
+    assert.equal(memory.view.length, 16)
+    assert.equal(memory.readBuffer(0, 4).toString(), 'kept')
+    memory.close()
+    assert.throws(() => memory.data, { code: 'ERR_SHM_CLOSED' })
+  }
+})
+
+test('the descriptive properties are plain reads on the prototype, the same before and after close()', () => {
+  const name = uniqueName('describe')
+  const memory = new SharedMemory(name, { size: 100 })
+  const before = { size: memory.size, name: memory.name, host: memory.host, global: memory.global, id: memory.id }
+  assert.deepEqual(before, { size: 100, name, host: true, global: false, id: process.platform === 'win32' ? name : `/${name}` })
+  assert.equal(memory.closed, false)
+  memory.close()
+  assert.equal(memory.closed, true)
+  assert.deepEqual({ size: memory.size, name: memory.name, host: memory.host, global: memory.global, id: memory.id }, before)
+})

@@ -1,0 +1,76 @@
+'use strict'
+
+// The errors the JavaScript layer throws, shaped like Node's own and like the
+// addon's (src/error.rs): a TypeError with code ERR_INVALID_ARG_TYPE for a
+// wrong type, a RangeError with code ERR_OUT_OF_RANGE for a number out of its
+// range, and an Error with an ERR_SHM_* code for everything else. Messages name
+// the block.
+
+function withCode(error, code) {
+  Object.defineProperty(error, 'code', { value: code, writable: true, configurable: true, enumerable: true })
+  return error
+}
+
+/** How a message names a value that has the wrong type. */
+function describeType(value) {
+  if (value === null) return 'null'
+  switch (typeof value) {
+    case 'undefined':
+      return 'undefined'
+    case 'object':
+      return 'an object'
+    case 'boolean':
+      return 'a boolean'
+    case 'number':
+      return 'a number'
+    case 'string':
+      return 'a string'
+    case 'symbol':
+      return 'a symbol'
+    case 'function':
+      return 'a function'
+    case 'bigint':
+      return 'a bigint'
+    default:
+      return 'an unknown value'
+  }
+}
+
+function invalidArgType(what, expected, value) {
+  return withCode(new TypeError(`${what} must be ${expected}, got ${describeType(value)}`), 'ERR_INVALID_ARG_TYPE')
+}
+
+function outOfRange(message) {
+  return withCode(new RangeError(message), 'ERR_OUT_OF_RANGE')
+}
+
+function closed(name) {
+  return withCode(new Error(`shared memory block "${name}" is closed`), 'ERR_SHM_CLOSED')
+}
+
+function readOnly(name) {
+  return withCode(new Error(`shared memory block "${name}" was opened read-only`), 'ERR_SHM_READ_ONLY')
+}
+
+function tooLarge(what, length, room, name) {
+  return withCode(
+    new Error(`${what} of ${length} bytes does not fit in shared memory block "${name}" (${room} bytes available)`),
+    'ERR_SHM_TOO_LARGE',
+  )
+}
+
+function bufferTooLarge(name, size, max) {
+  return withCode(
+    new RangeError(`shared memory block "${name}" of ${size} bytes is larger than a Buffer may be here (${max} bytes)`),
+    'ERR_BUFFER_TOO_LARGE',
+  )
+}
+
+/** The error an aborted operation rejects with, shaped like Node's own. */
+function abortError(signal) {
+  const error = new Error('The operation was aborted', { cause: signal.reason })
+  error.name = 'AbortError'
+  return withCode(error, 'ABORT_ERR')
+}
+
+module.exports = { invalidArgType, outOfRange, closed, readOnly, tooLarge, bufferTooLarge, abortError }

@@ -1,0 +1,336 @@
+'use strict'
+
+// The SharedMemory class: the public surface. It checks every argument of the
+// data members (write, read, readBuffer, readInto, data, buffer, view) and
+// copies through the block's view; the addon (src/shared_memory.rs, the class
+// NativeBlock) opens and closes the block, makes the view, and waits and
+// notifies. Each member's checks live in one place: here for the data
+// members, in the addon for the constructor, wait and notify.
+
+const { Buffer, constants: bufferConstants } = require('node:buffer')
+const binding = require('../binding.js')
+const errors = require('./errors.js')
+const { bytesOf, byteLength } = require('./bytes.js')
+const { allocate } = require('./pool.js')
+const { ViewMemory, NativeMemory } = require('./memory.js')
+
+const { NativeBlock } = binding
+
+// Strings are decoded from a private copy: V8 reads UTF-8 twice (to size the
+// string, then to fill it) and must see the same bytes both times, which
+// memory that other processes write cannot promise. Copies up to
+// SCRATCH_LIMIT bytes go to one scratch buffer, reused.
+const SCRATCH_LIMIT = 64 * 1024
+let scratch = Buffer.allocUnsafeSlow(1024)
+
+/** A private buffer of at least `length` bytes to decode from. */
+function scratchFor(length) {
+  if (length <= scratch.length) return scratch
+  if (length > SCRATCH_LIMIT) return Buffer.allocUnsafeSlow(length)
+  scratch = Buffer.allocUnsafeSlow(SCRATCH_LIMIT)
+  return scratch
+}
+
+/** An optional byte offset or length: undefined, or a non-negative safe integer. */
+function optionalIndex(value, what) {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number') throw errors.invalidArgType(what, 'a number', value)
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw errors.outOfRange(`${what} must be a non-negative safe integer, got ${Object.is(value, -0) ? '-0' : value}`)
+  }
+  return value
+}
+
+class SharedMemory {
+  #native
+  #name
+  #size
+  #host
+  #global
+  #id
+  #readOnly
+  #closed = false
+  /** How this object reaches the bytes: made on first use, dropped by close(). */
+  #memory = null
+  /** The zero-copy view, once made (never made for read-only blocks' users). */
+  #view = null
+
+  /**
+   * `new SharedMemory(name, sizeInBytes, global = false, host = true)` (1.x)
+   * or `new SharedMemory(name, options)`.
+   */
+  constructor(name, sizeOrOptions, global, host) {
+    const native = new NativeBlock(name, sizeOrOptions, global, host)
+    const description = native.describe()
+    this.#native = native
+    this.#name = description.name
+    this.#size = description.size
+    this.#host = description.host
+    this.#global = description.global
+    this.#id = description.id
+    this.#readOnly = description.readOnly
+  }
+
+  static generateId(global) {
+    return binding.generateId(global)
+  }
+
+  static generateIdAsync(global) {
+    return binding.generateIdAsync(global)
+  }
+
+  /** Removes the block named `name` (a leftover after a crash); returns whether there was one. */
+  static unlink(name, global) {
+    return binding.unlinkBlock(name, global)
+  }
+
+  /** Whether a block named `name` exists. */
+  static exists(name, global) {
+    return binding.blockExists(name, global)
+  }
+
+  get size() {
+    return this.#size
+  }
+
+  get name() {
+    return this.#name
+  }
+
+  get host() {
+    return this.#host
+  }
+
+  get global() {
+    return this.#global
+  }
+
+  get id() {
+    return this.#id
+  }
+
+  get closed() {
+    return this.#closed
+  }
+
+  get readOnly() {
+    return this.#readOnly
+  }
+
+  /** A Buffer over the whole block, without copying. */
+  get view() {
+    this.#writable()
+    if (this.#size > bufferConstants.MAX_LENGTH) {
+      throw errors.bufferTooLarge(this.#name, this.#size, bufferConstants.MAX_LENGTH)
+    }
+    this.#memoryOf()
+    return this.#view
+  }
+
+  /** The string at the start of the block, up to the first NUL or the end. */
+  get data() {
+    return this.#readText(0, this.#size)
+  }
+
+  set data(value) {
+    if (typeof value !== 'string') throw errors.invalidArgType('data', 'a string', value)
+    this.#writeText(value, 0)
+  }
+
+  /** A new Buffer holding a copy of the whole block. */
+  get buffer() {
+    return this.#copy(0, this.#size)
+  }
+
+  set buffer(value) {
+    const bytes = bytesOf(value)
+    if (bytes === null) throw errors.invalidArgType('buffer', 'a Buffer', value)
+    this.#writeBytes(bytes, 0)
+  }
+
+  /**
+   * Writes a string (followed by a NUL when it ends before the block does) or
+   * binary data at `offset`.
+   */
+  write(data, offset = 0) {
+    if (typeof data === 'string') {
+      this.#writeText(data, optionalIndex(offset, 'offset'))
+      return
+    }
+    const bytes = bytesOf(data)
+    if (bytes === null) {
+      throw errors.invalidArgType('data', 'a string, Buffer, TypedArray, DataView or ArrayBuffer', data)
+    }
+    this.#writeBytes(bytes, optionalIndex(offset, 'offset'))
+  }
+
+  /** The string at `offset`: up to the first NUL, `length` bytes, or the end of the block. */
+  read(offset, length) {
+    const start = optionalIndex(offset, 'offset') ?? 0
+    return this.#readText(start, this.#end(start, optionalIndex(length, 'length')))
+  }
+
+  /** A new Buffer holding a copy of `length` bytes at `offset` (default: the rest of the block). */
+  readBuffer(offset, length) {
+    const start = optionalIndex(offset, 'offset') ?? 0
+    return this.#copy(start, this.#end(start, optionalIndex(length, 'length')))
+  }
+
+  /** Copies bytes from `offset` into `target` (as many as fit); returns how many. */
+  readInto(target, offset = 0) {
+    const bytes = ArrayBuffer.isView(target) ? bytesOf(target) : null
+    if (bytes === null) throw errors.invalidArgType('target', 'a Buffer, TypedArray or DataView', target)
+    const start = optionalIndex(offset, 'offset')
+    const end = this.#end(start, undefined)
+    const length = Math.min(byteLength(bytes), end - start)
+    this.#memoryOf().read(start, length, bytes)
+    return length
+  }
+
+  /**
+   * If the 32-bit integer at `offset` equals `expected`, sleeps until a
+   * `notify` on that offset (from any process) or `timeoutMs`.
+   */
+  wait(offset, expected, timeoutMs) {
+    // `expected` is coerced here, before the addon is called: its valueOf may
+    // run any code, close() included, which the addon then sees as closed.
+    return this.#native.wait(offset, +expected, timeoutMs)
+  }
+
+  notify(offset, count) {
+    return this.#native.notify(offset, count)
+  }
+
+  /**
+   * Like `wait`, as a Promise; the event loop stays free. An aborted `signal`
+   * rejects it with an AbortError.
+   */
+  waitAsync(offset, expected, timeoutMs, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw errors.invalidArgType('signal', 'an AbortSignal', signal)
+      }
+      if (signal?.aborted) throw errors.abortError(signal)
+      let onAbort
+      const started = this.#native.waitAsync(offset, +expected, timeoutMs, (error, result) => {
+        signal?.removeEventListener('abort', onAbort)
+        if (error) reject(error)
+        else resolve(result)
+      })
+      if (typeof started === 'string') {
+        resolve(started)
+      } else if (signal) {
+        onAbort = () => {
+          this.#native.cancelWaitAsync(started)
+          reject(errors.abortError(signal))
+        }
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+    })
+  }
+
+  /**
+   * Lets go of the block now: its pages and (for a host) its name. A view
+   * that is still referenced keeps its addresses and length, over private
+   * zero-filled memory (see docs/architecture.md).
+   */
+  close() {
+    if (this.#closed) return
+    this.#closed = true
+    this.#memory = null
+    this.#view = null
+    this.#native.close()
+  }
+
+  /** Removes the block's name now; this object and every attached process keep working. */
+  unlink() {
+    this.#native.unlink()
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
+    const state = { name: this.#name, size: this.#size, host: this.#host, closed: this.#closed }
+    return `SharedMemory ${inspect(state, options)}`
+  }
+
+  /** How to reach the bytes; throws once closed. */
+  #memoryOf() {
+    if (this.#memory !== null) return this.#memory
+    if (this.#closed) throw errors.closed(this.#name)
+    if (this.#size > bufferConstants.MAX_LENGTH) {
+      this.#memory = new NativeMemory(this.#native)
+    } else {
+      const view = this.#native.view()
+      // Read-only blocks' views are only read from here: never handed out.
+      if (!this.#readOnly) this.#view = view
+      this.#memory = new ViewMemory(view)
+    }
+    return this.#memory
+  }
+
+  /** The memory for a write; throws when closed or read-only. */
+  #writable() {
+    if (this.#closed) throw errors.closed(this.#name)
+    if (this.#readOnly) throw errors.readOnly(this.#name)
+    return this.#memoryOf()
+  }
+
+  /** Where `length` bytes from `start` end; both already checked to be indices. */
+  #end(start, length) {
+    if (this.#closed) throw errors.closed(this.#name)
+    if (start > this.#size) {
+      throw errors.outOfRange(`offset ${start} is outside shared memory block "${this.#name}" of ${this.#size} bytes`)
+    }
+    if (length === undefined) return this.#size
+    if (length > this.#size - start) {
+      throw errors.outOfRange(
+        `${length} bytes at offset ${start} reach past the end of shared memory block "${this.#name}" of ${this.#size} bytes`,
+      )
+    }
+    return start + length
+  }
+
+  #copy(start, end) {
+    const memory = this.#memoryOf()
+    const copy = allocate(end - start)
+    memory.read(start, end - start, copy)
+    return copy
+  }
+
+  #readText(start, end) {
+    const memory = this.#memoryOf()
+    const length = memory.textLength(start, end)
+    const buffer = scratchFor(length)
+    memory.read(start, length, buffer)
+    return buffer.toString('utf8', 0, length)
+  }
+
+  #writeText(text, offset) {
+    const memory = this.#writable()
+    const room = this.#end(offset, undefined) - offset
+    const length = memory.writeText(text, offset, room)
+    if (length > room) throw errors.tooLarge('string', length, room, this.#name)
+    if (length < room) memory.writeByte(offset + length, 0)
+  }
+
+  #writeBytes(bytes, offset) {
+    const memory = this.#writable()
+    const room = this.#end(offset, undefined) - offset
+    const length = byteLength(bytes)
+    if (length > room) throw errors.tooLarge('data', length, room, this.#name)
+    memory.write(bytes, offset)
+  }
+}
+
+// `using memory = new SharedMemory(...)` closes the block at the end of the
+// scope, where the runtime has explicit resource management.
+if (typeof Symbol.dispose === 'symbol') {
+  Object.defineProperty(SharedMemory.prototype, Symbol.dispose, {
+    value: function dispose() {
+      this.close()
+    },
+    writable: true,
+    configurable: true,
+  })
+}
+
+module.exports = SharedMemory
