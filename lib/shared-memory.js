@@ -43,12 +43,8 @@ function optionalIndex(value, what) {
 
 class SharedMemory {
   #native
-  #name
-  #size
-  #host
-  #global
-  #id
-  #readOnly
+  /** name, size, host, global, id, readOnly: asked of the addon once, when first needed. */
+  #description = null
   #closed = false
   /** How this object reaches the bytes: made on first use, dropped by close(). */
   #memory = null
@@ -60,15 +56,7 @@ class SharedMemory {
    * or `new SharedMemory(name, options)`.
    */
   constructor(name, sizeOrOptions, global, host) {
-    const native = new NativeBlock(name, sizeOrOptions, global, host)
-    const description = native.describe()
-    this.#native = native
-    this.#name = description.name
-    this.#size = description.size
-    this.#host = description.host
-    this.#global = description.global
-    this.#id = description.id
-    this.#readOnly = description.readOnly
+    this.#native = new NativeBlock(name, sizeOrOptions, global, host)
   }
 
   static generateId(global) {
@@ -90,23 +78,23 @@ class SharedMemory {
   }
 
   get size() {
-    return this.#size
+    return this.#describe().size
   }
 
   get name() {
-    return this.#name
+    return this.#describe().name
   }
 
   get host() {
-    return this.#host
+    return this.#describe().host
   }
 
   get global() {
-    return this.#global
+    return this.#describe().global
   }
 
   get id() {
-    return this.#id
+    return this.#describe().id
   }
 
   get closed() {
@@ -114,22 +102,21 @@ class SharedMemory {
   }
 
   get readOnly() {
-    return this.#readOnly
+    return this.#describe().readOnly
   }
 
   /** A Buffer over the whole block, without copying. */
   get view() {
     this.#writable()
-    if (this.#size > bufferConstants.MAX_LENGTH) {
-      throw errors.bufferTooLarge(this.#name, this.#size, bufferConstants.MAX_LENGTH)
-    }
+    const { name, size } = this.#describe()
+    if (size > bufferConstants.MAX_LENGTH) throw errors.bufferTooLarge(name, size, bufferConstants.MAX_LENGTH)
     this.#memoryOf()
     return this.#view
   }
 
   /** The string at the start of the block, up to the first NUL or the end. */
   get data() {
-    return this.#readText(0, this.#size)
+    return this.#readText(0, this.#describe().size)
   }
 
   set data(value) {
@@ -139,7 +126,7 @@ class SharedMemory {
 
   /** A new Buffer holding a copy of the whole block. */
   get buffer() {
-    return this.#copy(0, this.#size)
+    return this.#copy(0, this.#describe().size)
   }
 
   set buffer(value) {
@@ -248,20 +235,26 @@ class SharedMemory {
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
-    const state = { name: this.#name, size: this.#size, host: this.#host, closed: this.#closed }
+    const { name, size, host } = this.#describe()
+    const state = { name, size, host, closed: this.#closed }
     return `SharedMemory ${inspect(state, options)}`
+  }
+
+  #describe() {
+    // A block that is only created and closed never pays for the description.
+    return (this.#description ??= this.#native.describe())
   }
 
   /** How to reach the bytes; throws once closed. */
   #memoryOf() {
     if (this.#memory !== null) return this.#memory
-    if (this.#closed) throw errors.closed(this.#name)
-    if (this.#size > bufferConstants.MAX_LENGTH) {
+    if (this.#closed) throw errors.closed(this.#describe().name)
+    if (this.#describe().size > bufferConstants.MAX_LENGTH) {
       this.#memory = new NativeMemory(this.#native)
     } else {
       const view = this.#native.view()
       // Read-only blocks' views are only read from here: never handed out.
-      if (!this.#readOnly) this.#view = view
+      if (!this.#describe().readOnly) this.#view = view
       this.#memory = new ViewMemory(view)
     }
     return this.#memory
@@ -269,22 +262,21 @@ class SharedMemory {
 
   /** The memory for a write; throws when closed or read-only. */
   #writable() {
-    if (this.#closed) throw errors.closed(this.#name)
-    if (this.#readOnly) throw errors.readOnly(this.#name)
+    if (this.#closed) throw errors.closed(this.#describe().name)
+    if (this.#describe().readOnly) throw errors.readOnly(this.#describe().name)
     return this.#memoryOf()
   }
 
   /** Where `length` bytes from `start` end; both already checked to be indices. */
   #end(start, length) {
-    if (this.#closed) throw errors.closed(this.#name)
-    if (start > this.#size) {
-      throw errors.outOfRange(`offset ${start} is outside shared memory block "${this.#name}" of ${this.#size} bytes`)
+    const { name, size } = this.#describe()
+    if (this.#closed) throw errors.closed(name)
+    if (start > size) {
+      throw errors.outOfRange(`offset ${start} is outside shared memory block "${name}" of ${size} bytes`)
     }
-    if (length === undefined) return this.#size
-    if (length > this.#size - start) {
-      throw errors.outOfRange(
-        `${length} bytes at offset ${start} reach past the end of shared memory block "${this.#name}" of ${this.#size} bytes`,
-      )
+    if (length === undefined) return size
+    if (length > size - start) {
+      throw errors.outOfRange(`${length} bytes at offset ${start} reach past the end of shared memory block "${name}" of ${size} bytes`)
     }
     return start + length
   }
@@ -308,7 +300,7 @@ class SharedMemory {
     const memory = this.#writable()
     const room = this.#end(offset, undefined) - offset
     const length = memory.writeText(text, offset, room)
-    if (length > room) throw errors.tooLarge('string', length, room, this.#name)
+    if (length > room) throw errors.tooLarge('string', length, room, this.#describe().name)
     if (length < room) memory.writeByte(offset + length, 0)
   }
 
@@ -316,7 +308,7 @@ class SharedMemory {
     const memory = this.#writable()
     const room = this.#end(offset, undefined) - offset
     const length = byteLength(bytes)
-    if (length > room) throw errors.tooLarge('data', length, room, this.#name)
+    if (length > room) throw errors.tooLarge('data', length, room, this.#describe().name)
     memory.write(bytes, offset)
   }
 }

@@ -131,7 +131,12 @@ impl Block {
       true => self.segment.unlink_if_same(&self.os_name).map(drop),
       false => Ok(()),
     };
-    let released = self.segment.release();
+    // Only this block holds the segment (no view was made, no waiter thread holds it): dropping
+    // the block unmaps it now, with nothing left that could reach the addresses.
+    let released = match Arc::strong_count(&self.segment) {
+      1 => Ok(()),
+      _ => self.segment.release(),
+    };
     unlinked.and(released)
   }
 
