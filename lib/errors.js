@@ -66,6 +66,15 @@ function bufferTooLarge(name, size, max) {
   )
 }
 
+function invalidThis() {
+  return withCode(new TypeError('Value of "this" must be of type SharedMemory'), 'ERR_INVALID_THIS')
+}
+
+/** generateIdAsync's failure, as generateId throws it (src/error.rs, ShmError::Id). */
+function idFailed(cause) {
+  return withCode(new Error(`cannot generate a shared memory block name: ${cause.message}`, { cause }), 'ERR_SHM_OS')
+}
+
 /** The error an aborted operation rejects with, shaped like Node's own. */
 function abortError(signal) {
   const error = new Error('The operation was aborted', { cause: signal.reason })
@@ -73,4 +82,4 @@ function abortError(signal) {
   return withCode(error, 'ABORT_ERR')
 }
 
-module.exports = { invalidArgType, outOfRange, closed, readOnly, tooLarge, bufferTooLarge, abortError }
+module.exports = { invalidArgType, outOfRange, closed, readOnly, tooLarge, bufferTooLarge, invalidThis, idFailed, abortError }

@@ -41,6 +41,9 @@ function optionalIndex(value, what) {
   return value
 }
 
+/** `value` if it is a SharedMemory object; members called on anything else throw ERR_INVALID_THIS. */
+let self
+
 class SharedMemory {
   #native
   /** name, size, host, global, id, readOnly: asked of the addon once, when first needed. */
@@ -59,12 +62,21 @@ class SharedMemory {
     this.#native = new NativeBlock(name, sizeOrOptions, global, host)
   }
 
+  static {
+    self = (value) => {
+      if (typeof value !== 'object' || value === null || !(#native in value)) throw errors.invalidThis()
+      return value
+    }
+  }
+
   static generateId(global) {
     return binding.generateId(global)
   }
 
   static generateIdAsync(global) {
-    return binding.generateIdAsync(global)
+    return binding.generateIdAsync(global).catch((error) => {
+      throw errors.idFailed(error)
+    })
   }
 
   /** Removes the block named `name` (a leftover after a crash); returns whether there was one. */
@@ -78,36 +90,36 @@ class SharedMemory {
   }
 
   get size() {
-    return this.#describe().size
+    return self(this).#describe().size
   }
 
   get name() {
-    return this.#describe().name
+    return self(this).#describe().name
   }
 
   get host() {
-    return this.#describe().host
+    return self(this).#describe().host
   }
 
   get global() {
-    return this.#describe().global
+    return self(this).#describe().global
   }
 
   get id() {
-    return this.#describe().id
+    return self(this).#describe().id
   }
 
   get closed() {
-    return this.#closed
+    return self(this).#closed
   }
 
   get readOnly() {
-    return this.#describe().readOnly
+    return self(this).#describe().readOnly
   }
 
   /** A Buffer over the whole block, without copying. */
   get view() {
-    this.#writable()
+    self(this).#writable()
     const { name, size } = this.#describe()
     if (size > bufferConstants.MAX_LENGTH) throw errors.bufferTooLarge(name, size, bufferConstants.MAX_LENGTH)
     this.#memoryOf()
@@ -116,20 +128,22 @@ class SharedMemory {
 
   /** The string at the start of the block, up to the first NUL or the end. */
   get data() {
-    return this.#readText(0, this.#describe().size)
+    return self(this).#readText(0, this.#describe().size)
   }
 
   set data(value) {
+    self(this)
     if (typeof value !== 'string') throw errors.invalidArgType('data', 'a string', value)
     this.#writeText(value, 0)
   }
 
   /** A new Buffer holding a copy of the whole block. */
   get buffer() {
-    return this.#copy(0, this.#describe().size)
+    return self(this).#copy(0, this.#describe().size)
   }
 
   set buffer(value) {
+    self(this)
     const bytes = bytesOf(value)
     if (bytes === null) throw errors.invalidArgType('buffer', 'a Buffer', value)
     this.#writeBytes(bytes, 0)
@@ -140,6 +154,7 @@ class SharedMemory {
    * binary data at `offset`.
    */
   write(data, offset = 0) {
+    self(this)
     if (typeof data === 'string') {
       this.#writeText(data, optionalIndex(offset, 'offset'))
       return
@@ -153,18 +168,21 @@ class SharedMemory {
 
   /** The string at `offset`: up to the first NUL, `length` bytes, or the end of the block. */
   read(offset, length) {
+    self(this)
     const start = optionalIndex(offset, 'offset') ?? 0
     return this.#readText(start, this.#end(start, optionalIndex(length, 'length')))
   }
 
   /** A new Buffer holding a copy of `length` bytes at `offset` (default: the rest of the block). */
   readBuffer(offset, length) {
+    self(this)
     const start = optionalIndex(offset, 'offset') ?? 0
     return this.#copy(start, this.#end(start, optionalIndex(length, 'length')))
   }
 
   /** Copies bytes from `offset` into `target` (as many as fit); returns how many. */
   readInto(target, offset = 0) {
+    self(this)
     const bytes = ArrayBuffer.isView(target) ? bytesOf(target) : null
     if (bytes === null) throw errors.invalidArgType('target', 'a Buffer, TypedArray or DataView', target)
     const start = optionalIndex(offset, 'offset')
@@ -181,11 +199,11 @@ class SharedMemory {
   wait(offset, expected, timeoutMs) {
     // `expected` is coerced here, before the addon is called: its valueOf may
     // run any code, close() included, which the addon then sees as closed.
-    return this.#native.wait(offset, +expected, timeoutMs)
+    return self(this).#native.wait(offset, +expected, timeoutMs)
   }
 
   notify(offset, count) {
-    return this.#native.notify(offset, count)
+    return self(this).#native.notify(offset, count)
   }
 
   /**
@@ -193,20 +211,28 @@ class SharedMemory {
    * rejects it with an AbortError.
    */
   waitAsync(offset, expected, timeoutMs, signal) {
-    return new Promise((resolve, reject) => {
+    let settle
+    let started
+    try {
+      self(this)
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         throw errors.invalidArgType('signal', 'an AbortSignal', signal)
       }
       if (signal?.aborted) throw errors.abortError(signal)
+      started = this.#native.waitAsync(offset, +expected, timeoutMs, (error, result) => settle(error, result))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    // Nothing to wait for: no more than a resolved promise.
+    if (typeof started === 'string') return Promise.resolve(started)
+    return new Promise((resolve, reject) => {
       let onAbort
-      const started = this.#native.waitAsync(offset, +expected, timeoutMs, (error, result) => {
+      settle = (error, result) => {
         signal?.removeEventListener('abort', onAbort)
         if (error) reject(error)
         else resolve(result)
-      })
-      if (typeof started === 'string') {
-        resolve(started)
-      } else if (signal) {
+      }
+      if (signal) {
         onAbort = () => {
           this.#native.cancelWaitAsync(started)
           reject(errors.abortError(signal))
@@ -222,7 +248,7 @@ class SharedMemory {
    * zero-filled memory (see docs/architecture.md).
    */
   close() {
-    if (this.#closed) return
+    if (self(this).#closed) return
     this.#closed = true
     this.#memory = null
     this.#view = null
@@ -231,7 +257,7 @@ class SharedMemory {
 
   /** Removes the block's name now; this object and every attached process keep working. */
   unlink() {
-    this.#native.unlink()
+    self(this).#native.unlink()
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {

@@ -1,10 +1,11 @@
 //! A shared-memory block as this process sees it: the mapped segment, its size, copies in and
 //! out, and removal of the name when the creating side is done with it.
 
+use std::collections::HashMap;
 use std::io;
 use std::ops::Range;
 use std::sync::atomic::AtomicU32;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Once, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::os::{Access, Segment};
@@ -24,16 +25,32 @@ pub struct Block {
   os_name: String,
   size: usize,
   access: Access,
-  /// The creating side removes the name when it is done, as 1.x did on garbage collection.
+  /// The creating side removes the name when it is done (`close()`, garbage collection as in
+  /// 1.x, or the process's exit), unless `unlink()` did already.
   unlink_on_drop: bool,
 }
 
 impl Block {
-  /// Creates the block `os_name` exclusively with `size` bytes and permission bits `mode`.
-  pub fn create(os_name: &str, size: usize, mode: u32) -> io::Result<Block> {
-    let segment = Segment::create(os_name, size, mode)?;
+  /// Creates the block `os_name` exclusively with `size` bytes and permission bits `mode`. With
+  /// `reclaim`, a block of that name whose creator died (see `Segment::reclaim_if_stale`) is
+  /// removed first.
+  pub fn create(os_name: &str, size: usize, mode: u32, reclaim: bool) -> io::Result<Block> {
+    let segment = match Segment::create(os_name, size, mode) {
+      Err(e) if e.kind() == io::ErrorKind::AlreadyExists && reclaim => {
+        if !Segment::reclaim_if_stale(os_name)? {
+          return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "its creator is alive, or another program or user made it: it was left alone",
+          ));
+        }
+        Segment::create(os_name, size, mode)?
+      }
+      made => made?,
+    };
+    let segment = Arc::new(segment);
+    exit::remove_at_exit(os_name, &segment);
     Ok(Block {
-      segment: Arc::new(segment),
+      segment,
       os_name: os_name.to_owned(),
       size,
       access: Access::ReadWrite,
@@ -64,21 +81,26 @@ impl Block {
   /// Creates the block, or attaches to it if it exists; says which. Two processes doing this at
   /// once end up with one creator and one attacher: creation is exclusive, and a block removed
   /// between the two steps is simply tried again.
+  /// A block that another user owns is never taken as this one (see `Segment::check_own`).
   pub fn create_or_open(
     os_name: &str,
     size: usize,
     mode: u32,
     access: Access,
+    reclaim: bool,
   ) -> io::Result<(Block, bool)> {
     let mut attempts = 0;
     loop {
-      match Block::create(os_name, size, mode) {
+      match Block::create(os_name, size, mode, reclaim) {
         Ok(block) => return Ok((block, true)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
       }
       match Block::open(os_name, access) {
-        Ok(block) => return Ok((block, false)),
+        Ok(block) => {
+          block.segment.check_own()?;
+          return Ok((block, false));
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 100 => attempts += 1,
         Err(e) => return Err(e),
       }
@@ -107,8 +129,19 @@ impl Block {
 
   /// Removes the block's name now, if it still names this block, and no longer on drop.
   pub fn unlink(&mut self) -> io::Result<bool> {
-    self.unlink_on_drop = false;
+    if std::mem::take(&mut self.unlink_on_drop) {
+      exit::keep_at_exit(&self.segment);
+    }
     self.segment.unlink_if_same(&self.os_name)
+  }
+
+  /// A host's part of letting go: removes the name, if it still names this block.
+  fn give_up_name(&mut self) -> io::Result<()> {
+    if !std::mem::take(&mut self.unlink_on_drop) {
+      return Ok(());
+    }
+    exit::keep_at_exit(&self.segment);
+    self.segment.unlink_if_same(&self.os_name).map(drop)
   }
 
   /// The 32-bit word at `offset`, to read and wait on atomically.
@@ -127,10 +160,7 @@ impl Block {
   /// and the pages leave this process while the addresses stay valid for views that JS still
   /// holds (see [`Segment::release`]).
   pub fn release(mut self) -> io::Result<()> {
-    let unlinked = match std::mem::take(&mut self.unlink_on_drop) {
-      true => self.segment.unlink_if_same(&self.os_name).map(drop),
-      false => Ok(()),
-    };
+    let unlinked = self.give_up_name();
     // Only this block holds the segment (no view was made, no waiter thread holds it): dropping
     // the block unmaps it now, with nothing left that could reach the addresses.
     let released = match Arc::strong_count(&self.segment) {
@@ -196,10 +226,52 @@ impl Block {
 
 impl Drop for Block {
   fn drop(&mut self) {
-    if self.unlink_on_drop {
-      // The name may already be gone, or name another block by now: both are left alone, and
-      // there is no one to report an error to.
-      let _ = self.segment.unlink_if_same(&self.os_name);
+    // The name may already be gone, or name another block by now: both are left alone, and
+    // there is no one to report an error to.
+    let _ = self.give_up_name();
+  }
+}
+
+/// The names this process's hosts still hold, removed when the process exits through `exit()`:
+/// Node runs the finalizers of the main thread's objects at a normal end, but not on
+/// `process.exit()` or an uncaught exception. (A worker's objects are finalized when the worker
+/// ends, however it ends.)
+mod exit {
+  use super::*;
+
+  type Hosts = HashMap<usize, (String, Weak<Segment>)>;
+
+  static HOSTS: Mutex<Option<Hosts>> = Mutex::new(None);
+
+  fn key(segment: &Arc<Segment>) -> usize {
+    Arc::as_ptr(segment) as usize
+  }
+
+  /// Removes the name `os_name` of `segment` at exit, unless [`keep_at_exit`] comes first.
+  pub fn remove_at_exit(os_name: &str, segment: &Arc<Segment>) {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| crate::os::at_exit(remove_all));
+    let mut hosts = HOSTS.lock().unwrap_or_else(PoisonError::into_inner);
+    hosts
+      .get_or_insert_with(HashMap::new)
+      .insert(key(segment), (os_name.to_owned(), Arc::downgrade(segment)));
+  }
+
+  /// Takes `segment` off the list: its name was removed, or is no longer its host's to remove.
+  pub fn keep_at_exit(segment: &Arc<Segment>) {
+    let mut hosts = HOSTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(hosts) = hosts.as_mut() {
+      hosts.remove(&key(segment));
+    }
+  }
+
+  extern "C" fn remove_all() {
+    let hosts = HOSTS.lock().unwrap_or_else(PoisonError::into_inner).take();
+    for (os_name, segment) in hosts.into_iter().flatten().map(|(_, host)| host) {
+      if let Some(segment) = segment.upgrade() {
+        // The process is ending: there is no one to report a failure to.
+        let _ = segment.unlink_if_same(&os_name);
+      }
     }
   }
 }
@@ -229,7 +301,7 @@ mod tests {
   #[test]
   fn a_created_block_is_zeroed_and_shared_with_an_attached_one() {
     let name = unique("share");
-    let host = Block::create(&name, 100, 0o600).unwrap();
+    let host = Block::create(&name, 100, 0o600, false).unwrap();
     let client = Block::open(&name, Access::ReadWrite).unwrap();
     assert!(client.size() >= 100);
     assert_eq!(read(&client, 0, 100), vec![0; 100]);
@@ -243,8 +315,8 @@ mod tests {
   #[test]
   fn creating_an_existing_block_fails_and_leaves_it_alone() {
     let name = unique("exists");
-    let host = Block::create(&name, 10, 0o600).unwrap();
-    let err = Block::create(&name, 10, 0o600).unwrap_err();
+    let host = Block::create(&name, 10, 0o600, false).unwrap();
+    let err = Block::create(&name, 10, 0o600, false).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
     assert!(os::exists(&name).unwrap());
     drop(host);
@@ -259,9 +331,11 @@ mod tests {
   #[test]
   fn create_or_open_creates_once_then_attaches() {
     let name = unique("either");
-    let (first, created) = Block::create_or_open(&name, 64, 0o600, Access::ReadWrite).unwrap();
+    let (first, created) =
+      Block::create_or_open(&name, 64, 0o600, Access::ReadWrite, false).unwrap();
     assert!(created);
-    let (second, created) = Block::create_or_open(&name, 64, 0o600, Access::ReadWrite).unwrap();
+    let (second, created) =
+      Block::create_or_open(&name, 64, 0o600, Access::ReadWrite, false).unwrap();
     assert!(!created);
     write(&second, 0, b"x");
     assert_eq!(read(&first, 0, 1), b"x");
@@ -270,9 +344,9 @@ mod tests {
   #[test]
   fn a_host_does_not_remove_a_newer_block_of_the_same_name() {
     let name = unique("reused");
-    let mut old = Block::create(&name, 8, 0o600).unwrap();
+    let mut old = Block::create(&name, 8, 0o600, false).unwrap();
     assert!(old.unlink().unwrap());
-    let newer = Block::create(&name, 8, 0o600).unwrap();
+    let newer = Block::create(&name, 8, 0o600, false).unwrap();
     // `old` no longer unlinks on drop; a host that was dropped without unlinking must not remove
     // the newer block either.
     old.unlink_on_drop = true;
@@ -287,7 +361,7 @@ mod tests {
   #[test]
   fn a_released_block_keeps_its_addresses_over_private_memory_and_gives_up_its_name() {
     let name = unique("release");
-    let host = Block::create(&name, 4096, 0o600).unwrap();
+    let host = Block::create(&name, 4096, 0o600, false).unwrap();
     let client = Block::open(&name, Access::ReadWrite).unwrap();
     write(&host, 0, b"shared");
     let segment = Arc::clone(host.segment());
@@ -308,7 +382,7 @@ mod tests {
   #[test]
   fn copies_may_overlap_the_block_itself() {
     let name = unique("overlap");
-    let block = Block::create(&name, 16, 0o600).unwrap();
+    let block = Block::create(&name, 16, 0o600, false).unwrap();
     write(&block, 0, b"abcdefgh");
     let src = block.segment().as_ptr();
     // SAFETY: `src` is the start of the block, readable for its 16 bytes.

@@ -49,6 +49,23 @@ pub enum ShmError {
     name: String,
     source: io::Error,
   },
+  /// Something other than a shared-memory object at the name (a FIFO, a directory).
+  NotABlock {
+    name: String,
+    source: io::Error,
+  },
+  /// `'if-missing'` found a block of another user under the name.
+  Foreign {
+    name: String,
+    source: io::Error,
+  },
+  /// No thread could be started for one more `waitAsync`.
+  TooManyWaits {
+    name: String,
+    running: usize,
+  },
+  /// `generateId` failed (the OS could not be asked whether a name is taken).
+  Id(io::Error),
   /// A member used after `close()`.
   Closed {
     name: String,
@@ -67,6 +84,14 @@ impl ShmError {
   /// Maps an error of the OS layer for block `name` to what JS sees.
   pub fn from_os(name: &str, source: io::Error) -> ShmError {
     let name = name.to_owned();
+    if let Some(inner) = source.get_ref() {
+      if inner.is::<crate::os::NotABlock>() {
+        return ShmError::NotABlock { name, source };
+      }
+      if inner.is::<crate::os::ForeignBlock>() {
+        return ShmError::Foreign { name, source };
+      }
+    }
     match source.kind() {
       io::ErrorKind::AlreadyExists => ShmError::Exists { name, source },
       io::ErrorKind::NotFound => ShmError::NotFound { name, source },
@@ -98,12 +123,14 @@ impl ShmError {
       ShmError::InvalidArgValue(_) => "ERR_INVALID_ARG_VALUE",
       ShmError::OutOfRange(_) => "ERR_OUT_OF_RANGE",
       ShmError::InvalidName { .. } => "ERR_SHM_INVALID_NAME",
-      ShmError::Exists { .. } => "ERR_SHM_EXISTS",
+      ShmError::Exists { .. } | ShmError::Foreign { .. } => "ERR_SHM_EXISTS",
+      ShmError::NotABlock { .. } => "ERR_SHM_NOT_A_BLOCK",
       ShmError::NotFound { .. } => "ERR_SHM_NOT_FOUND",
       ShmError::TooLarge(_) => "ERR_SHM_TOO_LARGE",
       ShmError::Access { .. } => "ERR_SHM_ACCESS",
       ShmError::NoSpace { .. } => "ERR_SHM_NO_SPACE",
-      ShmError::Os { .. } => "ERR_SHM_OS",
+      ShmError::Os { .. } | ShmError::Id(_) => "ERR_SHM_OS",
+      ShmError::TooManyWaits { .. } => "ERR_SHM_TOO_MANY_WAITS",
       ShmError::Closed { .. } => "ERR_SHM_CLOSED",
       ShmError::ReadOnly { .. } => "ERR_SHM_READ_ONLY",
       ShmError::NoExternalBuffers { .. } => "ERR_SHM_NO_EXTERNAL_BUFFERS",
@@ -152,6 +179,18 @@ impl fmt::Display for ShmError {
         "not enough space for shared memory block \"{name}\": {source} (on Linux, /dev/shm may be full or too small)"
       ),
       ShmError::Os { name, source } => write!(f, "shared memory block \"{name}\": {source}"),
+      ShmError::NotABlock { name, source } => {
+        write!(f, "cannot use shared memory block \"{name}\": {source}")
+      }
+      ShmError::Foreign { name, source } => write!(
+        f,
+        "shared memory block \"{name}\" already exists and {source}: 'if-missing' attaches only to this user's blocks (attach with create: false to share another user's block)"
+      ),
+      ShmError::TooManyWaits { name, running } => write!(
+        f,
+        "cannot wait on shared memory block \"{name}\": {running} waitAsync threads are running, as many as this process's address-space limit allows"
+      ),
+      ShmError::Id(source) => write!(f, "cannot generate a shared memory block name: {source}"),
       ShmError::Closed { name } => write!(f, "shared memory block \"{name}\" is closed"),
       ShmError::ReadOnly { name } => {
         write!(f, "shared memory block \"{name}\" was opened read-only")

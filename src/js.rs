@@ -34,12 +34,28 @@ pub fn wrong_type(what: &str, expected: &str, got: &Unknown) -> ShmError {
 }
 
 /// A string argument.
+/// A string argument, exactly as JS holds it: a string with a lone surrogate (which UTF-8 cannot
+/// encode, so the OS would see another name than the caller wrote) is refused.
 pub fn string(value: &Unknown, what: &str) -> ShmResult<String> {
   if value.get_type()? != ValueType::String {
     return Err(wrong_type(what, "a string", value));
   }
-  // SAFETY: the value was just checked to be a string.
-  Ok(unsafe { String::from_napi_value(value.value().env, value.raw()) }?)
+  let (env, raw) = (value.value().env, value.raw());
+  let mut len = 0usize;
+  // SAFETY: `raw` is a live string of the current call; a null buffer asks only for the length.
+  check(unsafe { sys::napi_get_value_string_utf16(env, raw, ptr::null_mut(), 0, &mut len) })?;
+  let mut units = vec![0u16; len + 1];
+  let mut written = 0usize;
+  // SAFETY: `units` is writable for `len + 1` UTF-16 units, as passed.
+  check(unsafe {
+    sys::napi_get_value_string_utf16(env, raw, units.as_mut_ptr(), units.len(), &mut written)
+  })?;
+  units.truncate(written);
+  String::from_utf16(&units).map_err(|_| {
+    ShmError::InvalidArgValue(format!(
+      "{what} must be well-formed Unicode: it has a lone surrogate, which the OS would see as another name"
+    ))
+  })
 }
 
 /// An optional boolean argument: `undefined` means `default`.
@@ -246,6 +262,35 @@ impl JsBytes {
       ptr,
       len: if data.is_null() { 0 } else { len },
     }
+  }
+}
+
+/// Whether V8 is terminating this thread's JavaScript (`worker.terminate()`): a call into JS
+/// fails then. The call is to a function that does nothing.
+pub fn is_terminating(env: &Env) -> bool {
+  unsafe extern "C" fn nothing(
+    _env: sys::napi_env,
+    _info: sys::napi_callback_info,
+  ) -> sys::napi_value {
+    ptr::null_mut()
+  }
+  let mut function = ptr::null_mut();
+  let mut global = ptr::null_mut();
+  let mut result = ptr::null_mut();
+  // SAFETY: `env` is the live environment of the current call, on its JS thread; the out-pointers
+  // point at locals of the types napi documents; `nothing` touches none of its arguments.
+  unsafe {
+    sys::napi_create_function(
+      env.raw(),
+      c"terminating".as_ptr(),
+      11,
+      Some(nothing),
+      ptr::null_mut(),
+      &mut function,
+    ) != sys::Status::napi_ok
+      || sys::napi_get_global(env.raw(), &mut global) != sys::Status::napi_ok
+      || sys::napi_call_function(env.raw(), global, function, 0, ptr::null(), &mut result)
+        != sys::Status::napi_ok
   }
 }
 

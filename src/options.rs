@@ -30,6 +30,8 @@ pub struct Options {
   /// Permission bits for a created block (Unix).
   pub mode: u32,
   pub read_only: bool,
+  /// Whether a create may take the name of a block whose creator died.
+  pub reclaim: bool,
 }
 
 impl Options {
@@ -53,6 +55,7 @@ impl Options {
       },
       mode: DEFAULT_MODE,
       read_only: false,
+      reclaim: false,
     })
   }
 
@@ -72,6 +75,11 @@ impl Options {
     let global = js::optional_bool(&js::property(options, c"global")?, "options.global", false)?;
     let mode = js::optional_integer(&js::property(options, c"mode")?, "options.mode", 0o777)?
       .unwrap_or(DEFAULT_MODE);
+    let reclaim = js::optional_bool(
+      &js::property(options, c"reclaim")?,
+      "options.reclaim",
+      false,
+    )?;
     if size.is_none() && create != Create::Never {
       return Err(ShmError::InvalidArgType(
         "options.size must be a number to create a block (or set create: false to attach)".into(),
@@ -82,6 +90,12 @@ impl Options {
         "options.readOnly needs create: false: a block is created writable".into(),
       ));
     }
+    if reclaim && create == Create::Never {
+      return Err(ShmError::InvalidArgValue(
+        "options.reclaim needs create: true or 'if-missing': only a create takes a name back"
+          .into(),
+      ));
+    }
     Ok(Options {
       name,
       size,
@@ -89,6 +103,7 @@ impl Options {
       global,
       mode,
       read_only,
+      reclaim,
     })
   }
 }

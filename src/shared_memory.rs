@@ -22,7 +22,7 @@ use crate::options::{Create, Options};
 use crate::os::{self, Access};
 use crate::rules::range;
 use crate::view::View;
-use crate::wait::{self, PendingWaits, Settle};
+use crate::wait::{self, PendingWaits};
 
 /// One block as the addon holds it for one `SharedMemory` object.
 #[napi(js_name = "NativeBlock", custom_finalize)]
@@ -124,7 +124,9 @@ impl NativeBlock {
     expected: Unknown,
     timeout_ms: Unknown,
   ) -> Result<&'static str> {
-    self.wait_now(&offset, &expected, &timeout_ms).or_throw(env)
+    self
+      .wait_now(env, &offset, &expected, &timeout_ms)
+      .or_throw(env)
   }
 
   /// Wakes up to `count` waiters on `offset`, in every process; returns how many woke.
@@ -138,18 +140,22 @@ impl NativeBlock {
 
   /// Starts a `waitAsync` (the promise is made in `lib/`): returns its result at once when there
   /// is nothing to wait for, or the id `cancelWaitAsync` takes; `settle(error, result)` is called
-  /// when it ends.
-  #[napi(ts_return_type = "string | number")]
+  /// when it ends. `settle` becomes a threadsafe function only when a thread must wait: an
+  /// immediate answer costs no more than a resolved promise.
+  #[napi(
+    ts_args_type = "offset: number, expected: number, timeoutMs: number | undefined, settle: (error: Error | null, result: string) => void",
+    ts_return_type = "string | number"
+  )]
   pub fn wait_async(
     &mut self,
     env: &Env,
     offset: Unknown,
     expected: Unknown,
     timeout_ms: Unknown,
-    settle: Settle,
+    settle: Unknown,
   ) -> Result<Either<&'static str, u32>> {
     self
-      .start_async_wait(&offset, &expected, &timeout_ms, settle)
+      .start_async_wait(&offset, &expected, &timeout_ms, &settle)
       .or_throw(env)
   }
 
@@ -216,9 +222,7 @@ pub fn block_exists(env: &Env, name: Unknown, global: Unknown) -> Result<bool> {
 #[napi]
 pub fn generate_id(env: &Env, global: Unknown) -> Result<String> {
   let global = js::optional_bool(&global, "global", false).or_throw(env)?;
-  id::generate(global)
-    .map_err(|e| ShmError::from_os("", e))
-    .or_throw(env)
+  id::generate(global).map_err(ShmError::Id).or_throw(env)
 }
 
 /// `generateId` on the libuv thread pool.
@@ -268,6 +272,7 @@ impl NativeBlock {
       global,
       mode,
       read_only,
+      reclaim,
     } = options;
     let os_name =
       os_name(&name, global, Platform::CURRENT).map_err(|e| ShmError::invalid_name(&name, e))?;
@@ -277,11 +282,12 @@ impl NativeBlock {
     };
     let os_error = |e| ShmError::from_os(&name, e);
     let (mut block, host) = match (create, size) {
-      (Create::Always, Some(size)) => {
-        (Block::create(&os_name, size, mode).map_err(os_error)?, true)
-      }
+      (Create::Always, Some(size)) => (
+        Block::create(&os_name, size, mode, reclaim).map_err(os_error)?,
+        true,
+      ),
       (Create::IfMissing, Some(size)) => {
-        Block::create_or_open(&os_name, size, mode, access).map_err(os_error)?
+        Block::create_or_open(&os_name, size, mode, access, reclaim).map_err(os_error)?
       }
       _ => (Block::open(&os_name, access).map_err(os_error)?, false),
     };
@@ -329,6 +335,7 @@ impl NativeBlock {
 
   fn wait_now(
     &self,
+    env: &Env,
     offset: &Unknown,
     expected: &Unknown,
     timeout_ms: &Unknown,
@@ -338,10 +345,12 @@ impl NativeBlock {
     let expected = wait::expected(expected)?;
     let deadline = wait::deadline(timeout_ms)?;
     let block = self.block()?;
-    let never = std::sync::atomic::AtomicBool::new(false);
+    // A worker blocked here must end when it is terminated: `Atomics.wait` is woken then, this
+    // sleep is not, so it asks V8 every slice.
+    let terminating = || js::is_terminating(env);
     let outcome = block
       .segment()
-      .wait(offset, expected, deadline, &never)
+      .wait(offset, expected, deadline, &terminating)
       .map_err(|e| ShmError::from_os(&self.name, e))?;
     Ok(wait::outcome_name(outcome))
   }
@@ -364,10 +373,9 @@ impl NativeBlock {
     offset: &Unknown,
     expected: &Unknown,
     timeout_ms: &Unknown,
-    settle: Settle,
+    settle: &Unknown,
   ) -> ShmResult<Either<&'static str, u32>> {
     let offset = self.word_offset(self.block()?, offset)?;
-    // Coercing `expected` may run JS (`valueOf`), which may close this block: borrow it after.
     let expected = wait::expected(expected)?;
     let deadline = wait::deadline(timeout_ms)?;
     let block = self.block()?;
@@ -380,7 +388,7 @@ impl NativeBlock {
       offset,
       expected,
       deadline,
-      settle,
+      wait::settle_callback(settle)?,
     );
     let id = self.waits.add(&job);
     wait::start(job)?;

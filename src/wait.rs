@@ -27,12 +27,20 @@ pub fn deadline(value: &Unknown) -> ShmResult<Option<Instant>> {
   if value.get_type()? == ValueType::Undefined {
     return Ok(None);
   }
-  let millis = js::number(value, "timeoutMs")?;
-  if millis.is_nan() || millis == f64::INFINITY {
-    return Ok(None);
+  Ok(deadline_after(
+    js::number(value, "timeoutMs")?,
+    Instant::now(),
+  ))
+}
+
+/// The deadline `millis` after `now`; `None` (wait forever) for `NaN`, `Infinity`, and any
+/// timeout too long to represent (`1e23` ms is 3 × 10^12 years: forever, in practice).
+fn deadline_after(millis: f64, now: Instant) -> Option<Instant> {
+  if millis.is_nan() {
+    return None;
   }
-  let timeout = Duration::from_secs_f64(millis.max(0.0) / 1000.0);
-  Ok(Instant::now().checked_add(timeout))
+  let timeout = Duration::try_from_secs_f64(millis.max(0.0) / 1000.0).ok()?;
+  now.checked_add(timeout)
 }
 
 /// `count` of `notify`: a non-negative integer or `Infinity` (the default), as `u32::MAX` for all.
@@ -84,6 +92,15 @@ impl From<ShmError> for napi::Error<Code> {
 
 /// The JS callback that settles a `waitAsync` promise: `(error, result)`.
 pub type Settle = ThreadsafeFunction<String, (), String, Code, true>;
+
+/// `settle` (a function from `lib/`) as a callback that a waiter thread can call.
+pub fn settle_callback(settle: &Unknown) -> ShmResult<Settle> {
+  if settle.get_type()? != ValueType::Function {
+    return Err(js::wrong_type("settle", "a function", settle));
+  }
+  // SAFETY: `settle` is a live function value of the current call, in its environment.
+  Ok(unsafe { Settle::from_napi_value(settle.value().env, settle.raw()) }?)
+}
 
 /// One `waitAsync` in flight, shared by the object that started it and the thread that waits.
 pub struct AsyncWait {
@@ -205,7 +222,9 @@ impl Job {
   fn run(self) {
     let result = self
       .segment
-      .wait(self.offset, self.expected, self.deadline, &self.wait.cancel)
+      .wait(self.offset, self.expected, self.deadline, &|| {
+        self.wait.cancel.load(Ordering::Acquire)
+      })
       .map(|outcome| outcome_name(outcome).to_owned())
       .map_err(|e| ShmError::from_os(&self.name, e));
     self.wait.settle(result);
@@ -221,13 +240,22 @@ struct WaiterThreads {
 
 struct Queue {
   jobs: VecDeque<Job>,
+  /// Threads waiting for a job.
   idle: usize,
+  /// Threads alive, idle or not.
+  running: usize,
 }
 
 /// How long an idle waiter thread waits for another job before it exits.
 const IDLE_EXIT: Duration = Duration::from_secs(30);
 
-/// Hands `job` to a waiter thread, starting one when none is idle.
+/// The stack of a waiter thread: it runs one wait loop and a callback hand-off, a few KiB deep.
+const WAITER_STACK: usize = 64 * 1024;
+
+/// Hands `job` to a waiter thread, starting one when none is idle. Fails, leaving nothing
+/// behind, when no thread can be started: the OS refuses one, or waiter threads would take more
+/// than their share of an address-space limit (`ulimit -v`), where V8 would then abort for lack
+/// of memory instead.
 pub fn start(job: Job) -> ShmResult<()> {
   static THREADS: OnceLock<Arc<WaiterThreads>> = OnceLock::new();
   let threads = THREADS.get_or_init(|| {
@@ -235,31 +263,39 @@ pub fn start(job: Job) -> ShmResult<()> {
       state: Mutex::new(Queue {
         jobs: VecDeque::new(),
         idle: 0,
+        running: 0,
       }),
       work: Condvar::new(),
     })
   });
   let mut queue = threads.state.lock().unwrap_or_else(|e| e.into_inner());
-  let needs_thread = queue.idle <= queue.jobs.len();
-  queue.jobs.push_back(job);
-  drop(queue);
-  if needs_thread {
-    let pool = Arc::clone(threads);
-    let spawned = std::thread::Builder::new()
-      .name("shared-memory-wait".into())
-      .stack_size(256 * 1024)
-      .spawn(move || pool.serve());
-    if let Err(e) = spawned {
-      let mut queue = threads.state.lock().unwrap_or_else(|e| e.into_inner());
-      if let Some(job) = queue.jobs.pop_back() {
-        drop(queue);
-        job.wait.settle(Err(ShmError::from_os(&job.name, e)));
-      }
-      return Ok(());
-    }
+  if queue.idle > queue.jobs.len() {
+    queue.jobs.push_back(job);
+    drop(queue);
+    threads.work.notify_one();
+    return Ok(());
   }
-  threads.work.notify_one();
-  Ok(())
+  if queue.running >= crate::os::thread_budget(WAITER_STACK) {
+    return Err(ShmError::TooManyWaits {
+      name: job.name,
+      running: queue.running,
+    });
+  }
+  let pool = Arc::clone(threads);
+  let spawned = std::thread::Builder::new()
+    .name("shared-memory-wait".into())
+    .stack_size(WAITER_STACK)
+    .spawn(move || pool.serve());
+  match spawned {
+    Ok(_) => {
+      queue.running += 1;
+      queue.jobs.push_back(job);
+      drop(queue);
+      threads.work.notify_one();
+      Ok(())
+    }
+    Err(e) => Err(ShmError::from_os(&job.name, e)),
+  }
 }
 
 impl WaiterThreads {
@@ -278,11 +314,32 @@ impl WaiterThreads {
         queue = next;
         queue.idle -= 1;
         if timeout.timed_out() && queue.jobs.is_empty() {
+          queue.running -= 1;
           return;
         }
       };
       drop(queue);
       job.run();
     }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn timeouts_too_long_to_represent_wait_forever_and_negative_ones_not_at_all() {
+    let now = Instant::now();
+    for forever in [f64::NAN, f64::INFINITY, 1e23, f64::MAX, 1.8e22] {
+      assert_eq!(deadline_after(forever, now), None, "{forever}");
+    }
+    for immediate in [0.0, -0.0, -1.0, f64::NEG_INFINITY, -f64::MAX] {
+      assert_eq!(deadline_after(immediate, now), Some(now), "{immediate}");
+    }
+    assert_eq!(
+      deadline_after(1500.0, now),
+      Some(now + Duration::from_millis(1500))
+    );
   }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicU32;
 #[cfg_attr(not(any(unix, windows)), path = "unsupported.rs")]
 mod imp;
 
-pub use imp::{exists, unlink, Segment};
+pub use imp::{at_exit, exists, thread_budget, unlink, Segment};
 
 /// When a wait watches the word and when it sleeps: the one policy every wait follows.
 mod watch;
@@ -67,6 +67,36 @@ pub enum WaitOutcome {
   /// The waiter's cancel flag was set.
   Cancelled,
 }
+
+/// Something other than a shared-memory object at a block's name (a FIFO or a directory another
+/// user put in `/dev/shm`), carried inside an `io::Error` to `crate::error`.
+#[derive(Debug)]
+pub struct NotABlock(pub &'static str);
+
+impl std::fmt::Display for NotABlock {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    write!(
+      f,
+      "the name is taken by {}, not a shared memory block",
+      self.0
+    )
+  }
+}
+
+impl std::error::Error for NotABlock {}
+
+/// A block that exists but belongs to another user, found where only this user's may be used
+/// (`'if-missing'`), carried inside an `io::Error` to `crate::error`.
+#[derive(Debug)]
+pub struct ForeignBlock(pub u32);
+
+impl std::fmt::Display for ForeignBlock {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    write!(f, "it belongs to another user (uid {})", self.0)
+  }
+}
+
+impl std::error::Error for ForeignBlock {}
 
 /// How a segment is mapped into this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,14 +5,17 @@ use std::io;
 use std::ptr::{self, NonNull};
 
 use rustix::fd::OwnedFd;
-use rustix::fs::{fchmod, fstat, ftruncate, Mode};
+use rustix::fs::{fchmod, flock, fstat, ftruncate, FileType, FlockOperation, Mode, Stat};
 use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
 use rustix::shm;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use super::{futex, next_slice, settled_before_sleep, Access, FutexWait, WaitOutcome};
+use super::{
+  futex, next_slice, settled_before_sleep, Access, ForeignBlock, FutexWait, NotABlock, WaitOutcome,
+};
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.
 #[derive(Debug)]
@@ -25,7 +28,19 @@ pub struct Segment {
   prot: ProtFlags,
   /// Set by [`Segment::release`]: the range holds private memory now, not the object.
   released: AtomicBool,
+  /// The user who owns the object.
+  owner: u32,
+  /// A creator's descriptor of the object, holding its liveness lock (see [`LIVE`]) until the
+  /// segment is released or dropped, or the process dies.
+  liveness: Mutex<Option<OwnedFd>>,
 }
+
+/// The mark of a block whose creator holds a liveness lock: the sticky bit, which Linux ignores
+/// on files and which no other program sets on a shm object. It is set only once the creator holds
+/// an exclusive `flock` on the object. `flock` locks belong to the open file description: the
+/// kernel drops them when the creator dies, however it dies, and they mean the same in every PID
+/// namespace. So a marked block whose lock can be taken has a dead creator.
+const LIVE: u32 = 0o1000;
 
 // SAFETY: `Segment` owns a `MAP_SHARED` mapping that is only unmapped by its own `Drop`; the
 // pointer is never exposed as a Rust reference with aliasing guarantees, and `munmap` may be
@@ -37,17 +52,34 @@ unsafe impl Sync for Segment {}
 impl Segment {
   /// Creates the object `os_name` exclusively with `len` bytes and permission bits `mode`, and
   /// maps it read-write. The pages are reserved up front where the OS allows it, so that a full
-  /// `/dev/shm` is an error here instead of a SIGBUS on first write. On failure nothing is left
-  /// behind.
+  /// `/dev/shm` is an error here instead of a SIGBUS on first write. Where the OS allows it, the
+  /// creator holds a liveness lock on the object for as long as it lives (see [`LIVE`]). On
+  /// failure nothing is left behind.
   pub fn create(os_name: &str, len: usize, mode: u32) -> io::Result<Segment> {
-    let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR | no_follow();
+    let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR | open_flags();
     let fd = shm::open(os_name, flags, Mode::from_raw_mode(mode as _))?;
     let made = (|| {
       // `shm_open` applies the umask; `fchmod` sets exactly the bits asked for.
       fchmod(&fd, Mode::from_raw_mode(mode as _))?;
+      let live = match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {
+          fchmod(&fd, Mode::from_raw_mode((mode | LIVE) as _))?;
+          true
+        }
+        // macOS shm descriptors refuse `flock`: such a block carries no mark, and is never
+        // reclaimed.
+        Err(_) => false,
+      };
       let size = u64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
       set_size(&fd, size)?;
-      Segment::map(&fd, len, Access::ReadWrite)
+      let segment = Segment::map(&fd, len, Access::ReadWrite)?;
+      if live {
+        *segment
+          .liveness
+          .lock()
+          .unwrap_or_else(PoisonError::into_inner) = Some(fd);
+      }
+      Ok(segment)
     })();
     if made.is_err() {
       // The create failed part-way: remove the object we made. An error here cannot be reported
@@ -57,21 +89,49 @@ impl Segment {
     made
   }
 
+  /// Removes the object `os_name` if this library created it (it carries the [`LIVE`] mark), the
+  /// same user owns it, and its creator is dead (its liveness lock can be taken); returns whether
+  /// it did. Anything else (a live creator, another user's object, an object another program
+  /// made) is left alone.
+  pub fn reclaim_if_stale(os_name: &str) -> io::Result<bool> {
+    let fd = match shm::open(os_name, shm::OFlags::RDONLY | open_flags(), Mode::empty()) {
+      Ok(fd) => fd,
+      Err(rustix::io::Errno::NOENT) => return Ok(false),
+      Err(e) => return Err(e.into()),
+    };
+    let stat = regular(&fd)?;
+    if stat.st_uid != effective_uid() || stat.st_mode as u32 & LIVE == 0 {
+      return Ok(false);
+    }
+    match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+      Ok(()) => {}
+      // Its creator (or another process reclaiming it right now) holds the lock: alive.
+      Err(rustix::io::Errno::WOULDBLOCK) => return Ok(false),
+      Err(e) => return Err(e.into()),
+    }
+    // Holding the lock, no one else can reclaim this object meanwhile; a new object under the
+    // name (made after someone else removed this one) is told apart by its identity.
+    let identity = identity_of(&stat);
+    unlink_if_identity(os_name, identity)
+  }
+
   /// Attaches to the existing object `os_name` and maps all of it, as `fstat` reports its size.
   pub fn open(os_name: &str, access: Access) -> io::Result<Segment> {
-    let flags = no_follow()
+    let flags = open_flags()
       | match access {
         Access::ReadWrite => shm::OFlags::RDWR,
         Access::ReadOnly => shm::OFlags::RDONLY,
       };
     let fd = shm::open(os_name, flags, Mode::empty())?;
-    let size = fstat(&fd)?.st_size;
+    let size = regular(&fd)?.st_size;
     let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
     Segment::map(&fd, len, access)
   }
 
   fn map(fd: &OwnedFd, len: usize, access: Access) -> io::Result<Segment> {
-    let identity = identity(fd)?;
+    let stat = fstat(fd)?;
+    let identity = identity_of(&stat);
+    let owner = stat.st_uid;
     if len == 0 {
       // mmap(2) refuses a zero length; an empty object maps to an empty segment.
       return Ok(Segment {
@@ -80,6 +140,8 @@ impl Segment {
         identity,
         prot: ProtFlags::empty(),
         released: AtomicBool::new(false),
+        owner,
+        liveness: Mutex::new(None),
       });
     }
     let prot = match access {
@@ -97,7 +159,21 @@ impl Segment {
       identity,
       prot,
       released: AtomicBool::new(false),
+      owner,
+      liveness: Mutex::new(None),
     })
+  }
+
+  /// Fails with [`ForeignBlock`] when another user owns the object: `'if-missing'` must never
+  /// take a block another user planted under the name for its own.
+  pub fn check_own(&self) -> io::Result<()> {
+    match self.owner == effective_uid() {
+      true => Ok(()),
+      false => Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        ForeignBlock(self.owner),
+      )),
+    }
   }
 
   /// The first byte of the mapping (dangling when the length is 0).
@@ -111,27 +187,27 @@ impl Segment {
   }
 
   /// While the word at `offset` equals `expected`, sleeps until a [`Segment::wake`] on it (from
-  /// any process), the `deadline`, or `cancel` is set (noticed within [`WAIT_SLICE`]).
+  /// any process), the `deadline`, or `cancelled()` says so (asked every [`WAIT_SLICE`]).
   pub fn wait(
     &self,
     offset: usize,
     expected: u32,
     deadline: Option<Instant>,
-    cancel: &AtomicBool,
+    cancelled: &dyn Fn() -> bool,
   ) -> io::Result<WaitOutcome> {
     let word = self.word(offset);
     if let Some(outcome) = settled_before_sleep(word, expected, deadline) {
       return Ok(outcome);
     }
     loop {
-      if cancel.load(Ordering::Acquire) {
+      if cancelled() {
         return Ok(WaitOutcome::Cancelled);
       }
       let Some(slice) = next_slice(deadline) else {
         return Ok(WaitOutcome::TimedOut);
       };
       match futex::wait(word, expected, slice)? {
-        FutexWait::Woken if cancel.load(Ordering::Acquire) => {
+        FutexWait::Woken if cancelled() => {
           // A notify woke a waiter that no one waits for any more: hand the wake-up on, so
           // that it reaches a waiter that still counts.
           futex::wake(word, 1)?;
@@ -157,6 +233,14 @@ impl Segment {
   /// JS view, work on Node's thread pool) touches only that private memory, never unmapped
   /// addresses. The range itself is unmapped when the segment is dropped. Idempotent.
   pub fn release(&self) -> io::Result<()> {
+    // The name is gone or no longer ours: the liveness lock has nothing left to vouch for.
+    drop(
+      self
+        .liveness
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take(),
+    );
     if self.len == 0 || self.released.swap(true, Ordering::AcqRel) {
       return Ok(());
     }
@@ -185,29 +269,81 @@ impl Segment {
   /// Removes the name `os_name` if it still names this object; returns whether it did. A name
   /// that was removed and taken by a new object meanwhile is left alone.
   pub fn unlink_if_same(&self, os_name: &str) -> io::Result<bool> {
-    let fd = match shm::open(os_name, shm::OFlags::RDONLY | no_follow(), Mode::empty()) {
-      Ok(fd) => fd,
-      Err(rustix::io::Errno::NOENT) => return Ok(false),
-      Err(e) => return Err(e.into()),
-    };
-    if identity(&fd)? != self.identity {
-      return Ok(false);
-    }
-    match shm::unlink(os_name) {
-      Ok(()) => Ok(true),
-      Err(rustix::io::Errno::NOENT) => Ok(false),
-      Err(e) => Err(e.into()),
-    }
+    unlink_if_identity(os_name, self.identity)
   }
 }
 
-fn identity(fd: &OwnedFd) -> io::Result<(u64, u64)> {
+/// Removes the name `os_name` if it names the object `identity`; returns whether it did.
+fn unlink_if_identity(os_name: &str, identity: (u64, u64)) -> io::Result<bool> {
+  match identity_of_name(os_name)? {
+    Some(current) if current == identity => {}
+    _ => return Ok(false),
+  }
+  match shm::unlink(os_name) {
+    Ok(()) => Ok(true),
+    Err(rustix::io::Errno::NOENT) => Ok(false),
+    Err(e) => Err(e.into()),
+  }
+}
+
+/// The identity of the object the name `os_name` names now, if any. On Linux the object is a
+/// file in `/dev/shm`, stat'ed by path, so that a process out of descriptors can still tell.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn identity_of_name(os_name: &str) -> io::Result<Option<(u64, u64)>> {
+  let path = format!("/dev/shm{os_name}");
+  match rustix::fs::lstat(path.as_str()) {
+    Ok(stat) => Ok(Some(identity_of(&stat))),
+    Err(rustix::io::Errno::NOENT) => Ok(None),
+    Err(e) => Err(e.into()),
+  }
+}
+
+/// Elsewhere shm names are not paths: open the object to ask.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn identity_of_name(os_name: &str) -> io::Result<Option<(u64, u64)>> {
+  match shm::open(os_name, shm::OFlags::RDONLY | open_flags(), Mode::empty()) {
+    Ok(fd) => Ok(Some(identity_of(&fstat(&fd)?))),
+    Err(rustix::io::Errno::NOENT) => Ok(None),
+    Err(e) => Err(e.into()),
+  }
+}
+
+/// The owner of the objects this process creates, and whom `'if-missing'` and reclaiming trust.
+fn effective_uid() -> u32 {
+  rustix::process::geteuid().as_raw()
+}
+
+/// The object's status, if it is a regular file: on Linux the name is a path in `/dev/shm`, where
+/// any user may put a FIFO (opening it would block without `O_NONBLOCK`), a directory or a device.
+fn regular(fd: &OwnedFd) -> io::Result<Stat> {
   let stat = fstat(fd)?;
-  #[allow(
-    clippy::useless_conversion,
-    reason = "the field types differ between platforms"
-  )]
-  Ok((u64::from(stat.st_dev as u64), u64::from(stat.st_ino)))
+  let file_type = FileType::from_raw_mode(stat.st_mode as _);
+  // Some systems report no file type for shm objects at all; only another type is refused.
+  if file_type == FileType::RegularFile || stat.st_mode as u32 & 0o170000 == 0 {
+    return Ok(stat);
+  }
+  Err(io::Error::other(NotABlock(describe(file_type))))
+}
+
+/// How a message names a file type that is not a shared-memory object.
+fn describe(file_type: FileType) -> &'static str {
+  match file_type {
+    FileType::Fifo => "a FIFO",
+    FileType::Directory => "a directory",
+    FileType::Symlink => "a symbolic link",
+    FileType::Socket => "a socket",
+    FileType::CharacterDevice | FileType::BlockDevice => "a device",
+    _ => "a file of another kind",
+  }
+}
+
+#[allow(
+  clippy::useless_conversion,
+  clippy::unnecessary_cast,
+  reason = "the field types differ between platforms"
+)]
+fn identity_of(stat: &Stat) -> (u64, u64) {
+  (u64::from(stat.st_dev as u64), u64::from(stat.st_ino))
 }
 
 impl Drop for Segment {
@@ -225,10 +361,14 @@ impl Drop for Segment {
 
 /// On Linux a POSIX shm object is a file in `/dev/shm`, a directory anyone may write to. glibc's
 /// `shm_open` refuses to follow a symlink planted there (it could point anywhere, such as a file
-/// only we may write); rustix opens the file itself, so ask for the same.
+/// only we may write); rustix opens the file itself, so ask for the same. `O_NONBLOCK` keeps a
+/// FIFO planted there from blocking the open (it changes nothing for a regular file); `regular`
+/// then refuses it.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn no_follow() -> shm::OFlags {
-  shm::OFlags::from_bits_retain(rustix::fs::OFlags::NOFOLLOW.bits())
+fn open_flags() -> shm::OFlags {
+  shm::OFlags::from_bits_retain(
+    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits(),
+  )
 }
 
 /// The private memory that takes a released segment's place is never meant to be used: on Linux
@@ -244,9 +384,9 @@ fn no_reserve() -> MapFlags {
   MapFlags::empty()
 }
 
-/// Elsewhere shm names are not paths and cannot be symlinks.
+/// Elsewhere shm names are not paths and cannot be symlinks or FIFOs.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn no_follow() -> shm::OFlags {
+fn open_flags() -> shm::OFlags {
   shm::OFlags::empty()
 }
 
@@ -280,10 +420,33 @@ pub fn unlink(os_name: &str) -> io::Result<()> {
 
 /// Whether an object named `os_name` exists (also when we may not open it).
 pub fn exists(os_name: &str) -> io::Result<bool> {
-  match shm::open(os_name, shm::OFlags::RDONLY | no_follow(), Mode::empty()) {
-    Ok(_) => Ok(true),
-    Err(rustix::io::Errno::NOENT) => Ok(false),
-    Err(rustix::io::Errno::ACCESS | rustix::io::Errno::LOOP) => Ok(true),
-    Err(e) => Err(e.into()),
+  match identity_of_name(os_name) {
+    Ok(found) => Ok(found.is_some()),
+    // Where the object must be opened to be seen, one we may not open still exists.
+    Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(true),
+    Err(e) => Err(e),
+  }
+}
+
+/// Runs `f` when the process exits through `exit()` (`process.exit()`, an uncaught exception, the
+/// end of the program), where Node runs no finalizers on the main thread.
+pub fn at_exit(f: extern "C" fn()) {
+  // SAFETY: `f` is a plain function with no captured state; registering it has no other effect.
+  // The addon is never unloaded while the process runs (Node does not dlclose addons, and glibc
+  // would run the handler at dlclose if it did).
+  unsafe { libc::atexit(f) };
+}
+
+/// How many threads with `stack` bytes of stack may run waits: without an address-space limit,
+/// as many as the OS starts; under one (`ulimit -v`), those stacks may take an eighth of it, so
+/// that V8 keeps room for its heap (it aborts when an allocation fails).
+pub fn thread_budget(stack: usize) -> usize {
+  let limit = rustix::process::getrlimit(rustix::process::Resource::As).current;
+  match limit {
+    Some(bytes) => {
+      let per_thread = stack as u64 + 64 * 1024; // the guard page and the thread's own data
+      usize::try_from(bytes / 8 / per_thread).unwrap_or(usize::MAX)
+    }
+    None => usize::MAX,
   }
 }

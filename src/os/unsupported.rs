@@ -2,7 +2,6 @@
 
 use std::io;
 
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::{Access, WaitOutcome};
@@ -44,12 +43,20 @@ impl Segment {
     match self.never {}
   }
 
+  pub fn check_own(&self) -> io::Result<()> {
+    match self.never {}
+  }
+
+  pub fn reclaim_if_stale(_os_name: &str) -> io::Result<bool> {
+    Err(unsupported())
+  }
+
   pub fn wait(
     &self,
     _offset: usize,
     _expected: u32,
     _deadline: Option<Instant>,
-    _cancel: &AtomicBool,
+    _cancelled: &dyn Fn() -> bool,
   ) -> io::Result<WaitOutcome> {
     match self.never {}
   }
@@ -65,4 +72,10 @@ pub fn unlink(_os_name: &str) -> io::Result<()> {
 
 pub fn exists(_os_name: &str) -> io::Result<bool> {
   Err(unsupported())
+}
+
+pub fn at_exit(_f: extern "C" fn()) {}
+
+pub fn thread_budget(_stack: usize) -> usize {
+  0
 }

@@ -10,7 +10,7 @@ use std::io;
 use std::mem;
 use std::os::windows::io::{AsRawHandle, HandleOrNull, OwnedHandle};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Instant;
 
@@ -173,7 +173,7 @@ impl Segment {
   }
 
   /// While the word at `offset` equals `expected`, sleeps until a [`Segment::wake`] on it (from
-  /// any process), the `deadline`, or `cancel` is set (noticed within [`WAIT_SLICE`]).
+  /// any process), the `deadline`, or `cancelled()` says so (asked every [`WAIT_SLICE`]).
   ///
   /// `WaitOnAddress` only works inside one process, so each waiter has an event of its own,
   /// registered in a table that every process of the block shares (see [`WaiterTable`]).
@@ -184,7 +184,7 @@ impl Segment {
     offset: usize,
     expected: u32,
     deadline: Option<Instant>,
-    cancel: &AtomicBool,
+    cancelled: &dyn Fn() -> bool,
   ) -> io::Result<WaitOutcome> {
     let word = self.word(offset);
     if let Some(outcome) = settled_before_sleep(word, expected, deadline) {
@@ -203,7 +203,7 @@ impl Segment {
           false => WaitOutcome::Ok, // a notify took us off the table meanwhile
         });
       };
-      if cancel.load(Ordering::Acquire) {
+      if cancelled() {
         if !table.unregister(&waiter)? {
           // A notify took this waiter, which no one waits for any more: hand the wake-up on.
           table.wake(offset, 1)?;
@@ -211,7 +211,7 @@ impl Segment {
         return Ok(WaitOutcome::Cancelled);
       }
       match waiter.sleep(slice)? {
-        true if cancel.load(Ordering::Acquire) => {
+        true if cancelled() => {
           table.wake(offset, 1)?;
           return Ok(WaitOutcome::Cancelled);
         }
@@ -233,6 +233,18 @@ impl Segment {
   pub fn wake(&self, offset: usize, count: u32) -> io::Result<usize> {
     self.word(offset);
     self.waiter_table()?.wake(offset, count)
+  }
+
+  /// Nothing to check on Windows: an object another user made carries that user's security
+  /// descriptor, which decides alone whether this process may open it.
+  pub fn check_own(&self) -> io::Result<()> {
+    Ok(())
+  }
+
+  /// Windows removes a name with the last handle to its object, and a dead process's handles are
+  /// closed by the system: a name that exists is held by a live process, never stale.
+  pub fn reclaim_if_stale(_os_name: &str) -> io::Result<bool> {
+    Ok(false)
   }
 
   /// Lets go of the block as far as Windows allows while JS values may still reach the view: the
@@ -334,4 +346,13 @@ pub fn exists(os_name: &str) -> io::Result<bool> {
     ERROR_ACCESS_DENIED => Ok(true),
     code => Err(io::Error::from_raw_os_error(code as i32)),
   }
+}
+
+/// Nothing to do at exit on Windows: the system closes a process's handles when it exits, however
+/// it exits, and a name goes with the last handle.
+pub fn at_exit(_f: extern "C" fn()) {}
+
+/// Windows has no address-space limit to share: as many threads as the OS starts.
+pub fn thread_budget(_stack: usize) -> usize {
+  usize::MAX
 }
