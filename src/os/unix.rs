@@ -122,7 +122,12 @@ impl Segment {
         Access::ReadWrite => shm::OFlags::RDWR,
         Access::ReadOnly => shm::OFlags::RDONLY,
       };
-    let fd = shm::open(os_name, flags, Mode::empty())?;
+    let fd = match shm::open(os_name, flags, Mode::empty()) {
+      Ok(fd) => fd,
+      // A directory planted at the name cannot be opened for writing.
+      Err(rustix::io::Errno::ISDIR) => return Err(io::Error::other(NotABlock("a directory"))),
+      Err(e) => return Err(e.into()),
+    };
     let size = regular(&fd)?.st_size;
     let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
     Segment::map(&fd, len, access)
