@@ -6,7 +6,9 @@
  *
  * Errors: a `TypeError` (code `ERR_INVALID_ARG_TYPE`) for an argument of the
  * wrong type, a `RangeError` (code `ERR_OUT_OF_RANGE`) for a number outside its
- * range, and an `Error` with one of the `ERR_SHM_*` codes below otherwise.
+ * range, and an `Error` with one of the `ERR_SHM_*` codes below otherwise. Every
+ * member called on something that is not a `SharedMemory` throws a `TypeError`
+ * with code `ERR_INVALID_THIS`.
  */
 declare class SharedMemory {
   /**
@@ -30,7 +32,8 @@ declare class SharedMemory {
    *   when attaching to one that does not, `ERR_SHM_TOO_LARGE` when attaching
    *   with a size larger than the block, `ERR_SHM_ACCESS` without permission,
    *   `ERR_SHM_NO_SPACE` when the system cannot hold the block (a full
-   *   `/dev/shm`), `ERR_SHM_OS` for any other OS error.
+   *   `/dev/shm`), `ERR_SHM_NOT_A_BLOCK` when something else (a FIFO, a
+   *   directory) sits at the name, `ERR_SHM_OS` for any other OS error.
    */
   constructor(name: string, sizeInBytes: number, global?: boolean, host?: boolean)
 
@@ -222,8 +225,10 @@ declare class SharedMemory {
    *   (code `ABORT_ERR`, `cause` the signal's reason) and stops the wait.
    * @returns a promise of the same results as `wait`. It rejects with the
    *   errors `wait` throws, with a `TypeError` when `signal` is not an
-   *   AbortSignal, and with `ERR_SHM_CLOSED` when the block is closed while
-   *   waiting.
+   *   AbortSignal, with `ERR_SHM_CLOSED` when the block is closed while
+   *   waiting, and with `ERR_SHM_TOO_MANY_WAITS` when no thread can be started
+   *   for it (an address-space limit, `ulimit -v`, allows waiter threads an
+   *   eighth of it).
    */
   waitAsync(
     offset: number,
@@ -309,7 +314,9 @@ declare namespace SharedMemory {
      * if it exists; `false` attaches and fails with `ERR_SHM_NOT_FOUND` if it
      * is missing; `'if-missing'` attaches if it exists and creates it
      * otherwise, safely when several processes race to do the same
-     * ({@link SharedMemory.host} tells which happened).
+     * ({@link SharedMemory.host} tells which happened). `'if-missing'` attaches
+     * only to a block of this process's user: another user's block under the
+     * name is `ERR_SHM_EXISTS`.
      */
     create?: boolean | 'if-missing'
     /** Windows only: use the `Global\` namespace. Defaults to `false`. */
@@ -324,6 +331,16 @@ declare namespace SharedMemory {
      * does {@link SharedMemory.view}. Needs `create: false`.
      */
     readOnly?: boolean
+    /**
+     * With `create: true` or `'if-missing'`: when the name is held by a block
+     * whose creator died without cleaning up (SIGKILL, a crash), remove it and
+     * create anew. Only blocks this library made, of the same user, whose
+     * creator's liveness lock is free are taken; a live (even stopped) creator,
+     * another program's or another user's block give `ERR_SHM_EXISTS`. Needs a
+     * create (`ERR_INVALID_ARG_VALUE` with `create: false`). Defaults to
+     * `false`.
+     */
+    reclaim?: boolean
   }
 }
 
