@@ -119,7 +119,10 @@ class SharedMemory {
 
   /** A Buffer over the whole block, without copying. */
   get view() {
-    self(this).#writable()
+    // Made once: #view is set only for an open, writable block, and close() clears it.
+    const made = self(this).#view
+    if (made !== null) return made
+    this.#writable()
     const { name, size } = this.#describe()
     if (size > bufferConstants.MAX_LENGTH) throw errors.bufferTooLarge(name, size, bufferConstants.MAX_LENGTH)
     this.#memoryOf()
