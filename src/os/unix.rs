@@ -124,8 +124,9 @@ impl Segment {
       };
     let fd = match shm::open(os_name, flags, Mode::empty()) {
       Ok(fd) => fd,
-      // A directory planted at the name cannot be opened for writing.
+      // A directory planted at the name cannot be opened for writing; a symlink is not followed.
       Err(rustix::io::Errno::ISDIR) => return Err(io::Error::other(NotABlock("a directory"))),
+      Err(rustix::io::Errno::LOOP) => return Err(io::Error::other(NotABlock("a symbolic link"))),
       Err(e) => return Err(e.into()),
     };
     let size = regular(&fd)?.st_size;
