@@ -147,3 +147,29 @@ test('the descriptive properties are plain reads on the prototype, the same befo
   assert.equal(memory.closed, true)
   assert.deepEqual({ size: memory.size, name: memory.name, host: memory.host, global: memory.global, id: memory.id }, before)
 })
+
+test('a detached buffer, or a view that its resizable buffer shrank past, holds 0 bytes: nothing copied, no engine error', () => {
+  const memory = new SharedMemory(uniqueName('detached'), { size: 16 })
+  memory.write('abcd')
+  const detach = (buffer) => structuredClone(buffer, { transfer: [buffer] })
+  const detachedBuffer = new ArrayBuffer(8)
+  const detachedBytes = new Uint8Array(new ArrayBuffer(8))
+  const detachedView = new DataView(new ArrayBuffer(8))
+  const detachedWords = new Uint16Array(new ArrayBuffer(8))
+  for (const value of [detachedBuffer, detachedBytes, detachedView, detachedWords]) detach(value.buffer ?? value)
+  for (const value of [detachedBuffer, detachedBytes, detachedView, detachedWords]) {
+    memory.write(value, 2)
+    memory.buffer = value
+  }
+  assert.equal(memory.read(0, 4), 'abcd', 'nothing was written')
+  for (const target of [detachedBytes, detachedView, detachedWords]) assert.equal(memory.readInto(target), 0)
+  if (typeof ArrayBuffer.prototype.resize === 'function') {
+    const resizable = new ArrayBuffer(8, { maxByteLength: 16 })
+    const view = new Uint16Array(resizable, 4, 2)
+    resizable.resize(2) // the view is out of bounds now
+    memory.write(view, 0)
+    assert.equal(memory.readInto(view), 0)
+    assert.equal(memory.read(0, 4), 'abcd')
+  }
+  memory.close()
+})

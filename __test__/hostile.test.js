@@ -80,6 +80,81 @@ test("'if-missing' never takes another user's block for its own; create: false s
   assert.ok(fs.existsSync(file), "the other user's block is still there")
 })
 
+test("'if-missing' refuses a block with other names (a hard link someone made to one of ours)", { skip: linuxOnly }, (t) => {
+  const name = uniqueName('hardlink')
+  const original = new SharedMemory(uniqueName('linked'), { size: 4096, mode: 0o666 })
+  t.after(() => original.close())
+  fs.linkSync(path.join('/dev/shm', original.name), path.join('/dev/shm', name))
+  assert.throws(() => new SharedMemory(name, { size: 4096, create: 'if-missing' }), {
+    code: 'ERR_SHM_EXISTS',
+    message: `shared memory block "${name}" already exists and it has other names (2 hard links): 'if-missing' attaches only to this user's blocks (attach with create: false to share another user's block)`,
+  })
+})
+
+test("'if-missing' checks another user's block before mapping it: a huge sparse one is ERR_SHM_EXISTS; create: false with a size maps only that", { skip: linuxOnly || asNobody }, async (t) => {
+  const name = uniqueName('sparse')
+  const file = path.join('/dev/shm', name)
+  execFileSync('su', ['nobody', '-s', '/bin/sh', '-c', `umask 0 && : > ${file} && truncate -s 200T ${file} && chmod 666 ${file}`])
+  t.after(() => fs.rmSync(file, { force: true }))
+  assert.throws(() => new SharedMemory(name, { size: 64, create: 'if-missing' }), { code: 'ERR_SHM_EXISTS', message: /belongs to another user/ })
+  const shared = new SharedMemory(name, { size: 64, create: false })
+  assert.deepEqual({ host: shared.host, size: shared.size }, { host: false, size: 64 })
+  shared.close()
+})
+
+test('a socket planted at the name is ERR_SHM_NOT_A_BLOCK too', { skip: linuxOnly }, async (t) => {
+  const name = uniqueName('socket')
+  const server = require('node:net').createServer()
+  await new Promise((resolve) => server.listen(path.join('/dev/shm', name), resolve))
+  t.after(() => server.close())
+  assert.throws(() => new SharedMemory(name, { create: false }), { code: 'ERR_SHM_NOT_A_BLOCK', message: /taken by a socket/ })
+})
+
+test('built-ins replaced by other code never receive the memory of a read-only block', async () => {
+  const name = uniqueName('patched')
+  const { code, signal, report } = await hostile('patchedGlobals', name)
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, JSON.stringify(report))
+  assert.deepEqual(report.result, { text: 'read-only data', copy: 'read' })
+})
+
+test("a process's very first copy may be empty", async () => {
+  const { code, report } = await hostile('firstCopyEmpty', uniqueName('empty'))
+  assert.equal(code, 0, JSON.stringify(report))
+  assert.deepEqual(report.result, { lengths: [0, 0], buffers: [true, true] })
+})
+
+test('a waitAsync whose signal refuses listeners is stopped, not left to keep the process alive', async () => {
+  const { code, signal, report } = await hostile('signalThatRefusesListeners', uniqueName('proxy-signal'), [], { timeoutMs: 10000 })
+  assert.deepEqual({ code, signal }, { code: 0, signal: null })
+  assert.deepEqual(report.result, { rejected: 'no listeners' })
+})
+
+for (const size of [600 * 1024 * 1024, 2 ** 31 + 4096]) {
+  test(`a text longer than a string may be (${size} bytes without a NUL) is ERR_SHM_TOO_LARGE, naming the block`, { skip: linuxOnly }, async () => {
+    const name = uniqueName('long-text')
+    const { code, signal, report } = await hostile('stringTooLong', name, [String(size)], { timeoutMs: 60000 })
+    assert.deepEqual({ code, signal }, { code: 0, signal: null }, JSON.stringify(report))
+    assert.deepEqual(report.result, {
+      name: 'Error',
+      code: 'ERR_SHM_TOO_LARGE',
+      message: `the text of ${size} bytes at offset 0 of shared memory block "${name}" is longer than a string may be`,
+    })
+  })
+}
+
+test('a name of a megabyte is not echoed whole in the error', () => {
+  const error = (() => {
+    try {
+      new SharedMemory('n'.repeat(1 << 20), { size: 16 })
+    } catch (thrown) {
+      return thrown
+    }
+  })()
+  assert.equal(error.code, 'ERR_SHM_INVALID_NAME')
+  assert.ok(error.message.length < 300, `${error.message.length} characters`)
+  assert.match(error.message, /… \(1048576 bytes\)/)
+})
+
 for (const [how, which] of [
   ['process.exit()', 'exitHost'],
   ['an uncaught exception', 'throwHost'],
@@ -219,7 +294,7 @@ test('thousands of pending waitAsync under an address-space limit end in rejecti
 
 test('members called on anything but a SharedMemory throw ERR_INVALID_THIS; names the OS would see differently are refused', async () => {
   const { prototype } = SharedMemory
-  const members = Object.getOwnPropertyNames(prototype).filter((key) => key !== 'constructor')
+  const members = Reflect.ownKeys(prototype).filter((key) => key !== 'constructor')
   for (const key of members) {
     const descriptor = Object.getOwnPropertyDescriptor(prototype, key)
     for (const receiver of [{}, undefined, 5, Object.create(prototype)]) {
@@ -230,7 +305,7 @@ test('members called on anything but a SharedMemory throw ERR_INVALID_THIS; name
       } catch (thrown) {
         error = thrown
       }
-      assert.equal(error?.code, 'ERR_INVALID_THIS', `${key} on ${String(receiver)}: ${error}`)
+      assert.equal(error?.code, 'ERR_INVALID_THIS', `${String(key)} on ${String(receiver)}: ${error}`)
       assert.equal(error.name, 'TypeError')
     }
   }

@@ -111,6 +111,40 @@ test('a block larger than a Buffer may be has no view, and reads and writes stil
     const target = Buffer.alloc(6)
     assert.equal(memory.readInto(target, size - 20), 6)
     assert.equal(target.toString(), 'at the')
+    // Past 2 GiB and 4 GiB, where 32-bit offsets would wrap.
+    for (const offset of [2 ** 31 + 8, 2 ** 32 + 8]) {
+      memory.write(`text at ${offset}`, offset)
+      assert.equal(memory.read(offset), `text at ${offset}`)
+      assert.deepEqual(memory.readBuffer(offset, 4), Buffer.from('text'))
+    }
+    // A target that lies about its length gets its true length's worth.
+    class Liar extends Uint8Array {
+      get length() {
+        return 1e6
+      }
+    }
+    const liar = new Liar(4)
+    assert.equal(memory.readInto(liar, 2 ** 31 + 8), 4)
+    assert.deepEqual([...liar], [...Buffer.from('text')])
+  } finally {
+    memory.close()
+  }
+})
+
+test('a block between 2 GiB and 4 GiB reads text past 2 GiB through its view', (t) => {
+  const size = 2 ** 31 + 4096
+  let memory
+  try {
+    memory = new SharedMemory(uniqueName(), { size })
+  } catch (error) {
+    if (error.code !== 'ERR_SHM_NO_SPACE') throw error
+    return t.skip(`no room for a ${size}-byte block here (${error.message})`)
+  }
+  try {
+    assert.equal(memory.view.length, size)
+    memory.write('beyond 2 GiB', 2 ** 31 + 100)
+    assert.equal(memory.read(2 ** 31 + 100), 'beyond 2 GiB')
+    assert.equal(memory.read(2 ** 31 + 100, 6), 'beyond')
   } finally {
     memory.close()
   }

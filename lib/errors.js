@@ -59,6 +59,13 @@ function tooLarge(what, length, room, name) {
   )
 }
 
+function stringTooLong(name, offset, length) {
+  return withCode(
+    new Error(`the text of ${length} bytes at offset ${offset} of shared memory block "${name}" is longer than a string may be`),
+    'ERR_SHM_TOO_LARGE',
+  )
+}
+
 function bufferTooLarge(name, size, max) {
   return withCode(
     new RangeError(`shared memory block "${name}" of ${size} bytes is larger than a Buffer may be here (${max} bytes)`),
@@ -82,4 +89,4 @@ function abortError(signal) {
   return withCode(error, 'ABORT_ERR')
 }
 
-module.exports = { invalidArgType, outOfRange, closed, readOnly, tooLarge, bufferTooLarge, invalidThis, idFailed, abortError }
+module.exports = { invalidArgType, outOfRange, closed, readOnly, tooLarge, stringTooLong, bufferTooLarge, invalidThis, idFailed, abortError }

@@ -1,13 +1,27 @@
 'use strict'
 
 // How lib/shared-memory.js reaches a block's bytes, after it has checked every
-// argument: through the block's one zero-copy view, or, for a block larger
-// than a Buffer may be (4 GiB in Node 20), through the addon's copy calls.
-// Both give the same results; only the copying differs.
+// argument: through the block's one zero-copy view (writable blocks up to the
+// largest Buffer), or through the addon's copy calls (read-only blocks, whose
+// memory no JavaScript value may reach, and blocks larger than a Buffer may
+// be). Both give the same results; only the copying differs. Every built-in
+// used here is taken when the module loads, so code that changes the globals
+// later never receives the view.
 
 const { Buffer } = require('node:buffer')
+const { prefix, Uint8ArrayConstructor } = require('./bytes.js')
 
 const set = Uint8Array.prototype.set
+const bufferFrom = Buffer.from
+const bufferByteLength = Buffer.byteLength
+const indexOf = Buffer.prototype.indexOf
+const bufferWrite = Buffer.prototype.write
+
+/**
+ * Buffer#indexOf answers in 32 bits on Node 20: searches over larger spans go
+ * in pieces of this size.
+ */
+const SEARCH_PIECE = 2 ** 30
 
 /** A block read and written through its view (a Buffer over the mapping). */
 class ViewMemory {
@@ -21,7 +35,7 @@ class ViewMemory {
 
   /** Copies `length` bytes at `offset` to the start of `target` (a Uint8Array). */
   read(offset, length, target) {
-    set.call(target, new Uint8Array(this.#arrayBuffer, offset, length), 0)
+    set.call(target, new Uint8ArrayConstructor(this.#arrayBuffer, offset, length), 0)
   }
 
   /** Copies `source` (a Uint8Array) to `offset`; it may overlap the block. */
@@ -35,12 +49,16 @@ class ViewMemory {
 
   /** The bytes from `offset` up to the first NUL, or to `end`. */
   textLength(offset, end) {
-    if (end === this.#view.length) {
-      const nul = this.#view.indexOf(0, offset)
+    if (end === this.#view.length && end <= SEARCH_PIECE) {
+      const nul = indexOf.call(this.#view, 0, offset)
       return nul === -1 ? end - offset : nul - offset
     }
-    const nul = Buffer.from(this.#arrayBuffer, offset, end - offset).indexOf(0)
-    return nul === -1 ? end - offset : nul
+    for (let start = offset; start < end; start += SEARCH_PIECE) {
+      const piece = bufferFrom(this.#arrayBuffer, start, Math.min(SEARCH_PIECE, end - start))
+      const nul = indexOf.call(piece, 0)
+      if (nul !== -1) return start + nul - offset
+    }
+    return end - offset
   }
 
   /**
@@ -49,14 +67,14 @@ class ViewMemory {
    */
   writeText(text, offset, room) {
     // UTF-8 takes at most 3 bytes per UTF-16 unit: such a string fits without measuring it.
-    if (text.length * 3 <= room) return this.#view.write(text, offset, room, 'utf8')
-    const length = Buffer.byteLength(text, 'utf8')
-    if (length <= room) this.#view.write(text, offset, length, 'utf8')
+    if (text.length * 3 <= room) return bufferWrite.call(this.#view, text, offset, room, 'utf8')
+    const length = bufferByteLength(text, 'utf8')
+    if (length <= room) bufferWrite.call(this.#view, text, offset, length, 'utf8')
     return length
   }
 }
 
-/** A block without a view: every copy is an addon call. */
+/** A block reached only through the addon: every copy is an addon call. */
 class NativeMemory {
   #native
 
@@ -65,7 +83,7 @@ class NativeMemory {
   }
 
   read(offset, length, target) {
-    this.#native.copyOut(length === target.length ? target : target.subarray(0, length), offset)
+    if (length !== 0) this.#native.copyOut(prefix(target, length), offset)
   }
 
   write(source, offset) {
@@ -73,7 +91,7 @@ class NativeMemory {
   }
 
   writeByte(offset, value) {
-    this.#native.copyIn(Uint8Array.of(value), offset)
+    this.#native.copyIn(Uint8ArrayConstructor.of(value), offset)
   }
 
   textLength(offset, end) {
@@ -81,7 +99,7 @@ class NativeMemory {
   }
 
   writeText(text, offset, room) {
-    const encoded = Buffer.from(text, 'utf8')
+    const encoded = bufferFrom(text, 'utf8')
     if (encoded.length <= room) this.#native.copyIn(encoded, offset)
     return encoded.length
   }

@@ -10,6 +10,9 @@
 const { Buffer } = require('node:buffer')
 const { markAsUntransferable } = require('node:worker_threads')
 
+// Taken when this module loads: later changes to the globals do not reach here.
+const { allocUnsafeSlow, from: bufferFrom } = Buffer
+
 const POOL_SIZE = 64 * 1024
 /** Copies up to this many bytes come from the pool. */
 const POOLED = 4 * 1024
@@ -19,13 +22,13 @@ let used = POOL_SIZE
 
 /** A new Buffer of `length` bytes, not initialised: every byte is the caller's to fill. */
 function allocate(length) {
-  if (length > POOLED) return Buffer.allocUnsafeSlow(length)
-  if (used + length > POOL_SIZE) {
-    pool = Buffer.allocUnsafeSlow(POOL_SIZE).buffer
+  if (length > POOLED) return allocUnsafeSlow(length)
+  if (pool === null || used + length > POOL_SIZE) {
+    pool = allocUnsafeSlow(POOL_SIZE).buffer
     markAsUntransferable(pool)
     used = 0
   }
-  const slice = Buffer.from(pool, used, length)
+  const slice = bufferFrom(pool, used, length)
   used = (used + length + 7) & ~7 // keep slices 8-byte aligned, as Node's pool does
   return slice
 }

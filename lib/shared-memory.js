@@ -15,20 +15,31 @@ const { allocate } = require('./pool.js')
 const { ViewMemory, NativeMemory } = require('./memory.js')
 
 const { NativeBlock } = binding
+const toString = Buffer.prototype.toString
+const { allocUnsafeSlow } = Buffer
 
 // Strings are decoded from a private copy: V8 reads UTF-8 twice (to size the
 // string, then to fill it) and must see the same bytes both times, which
 // memory that other processes write cannot promise. Copies up to
 // SCRATCH_LIMIT bytes go to one scratch buffer, reused.
 const SCRATCH_LIMIT = 64 * 1024
-let scratch = Buffer.allocUnsafeSlow(1024)
+const MAX_INT32 = 2 ** 31 - 1
+let scratch = allocUnsafeSlow(1024)
 
 /** A private buffer of at least `length` bytes to decode from. */
 function scratchFor(length) {
   if (length <= scratch.length) return scratch
-  if (length > SCRATCH_LIMIT) return Buffer.allocUnsafeSlow(length)
-  scratch = Buffer.allocUnsafeSlow(SCRATCH_LIMIT)
+  if (length > SCRATCH_LIMIT) return allocUnsafeSlow(length)
+  scratch = allocUnsafeSlow(SCRATCH_LIMIT)
   return scratch
+}
+
+/** `expected` of wait/waitAsync as a number, as Atomics.wait coerces it (ToNumber). */
+function toNumber(expected) {
+  if (typeof expected === 'bigint' || typeof expected === 'symbol') {
+    throw errors.invalidArgType('expected', 'a number', expected)
+  }
+  return +expected
 }
 
 /** An optional byte offset or length: undefined, or a non-negative safe integer. */
@@ -191,7 +202,8 @@ class SharedMemory {
     const start = optionalIndex(offset, 'offset')
     const end = this.#end(start, undefined)
     const length = Math.min(byteLength(bytes), end - start)
-    this.#memoryOf().read(start, length, bytes)
+    const memory = this.#memoryOf()
+    if (length !== 0) memory.read(start, length, bytes)
     return length
   }
 
@@ -202,7 +214,7 @@ class SharedMemory {
   wait(offset, expected, timeoutMs) {
     // `expected` is coerced here, before the addon is called: its valueOf may
     // run any code, close() included, which the addon then sees as closed.
-    return self(this).#native.wait(offset, +expected, timeoutMs)
+    return self(this).#native.wait(offset, toNumber(expected), timeoutMs)
   }
 
   notify(offset, count) {
@@ -222,7 +234,7 @@ class SharedMemory {
         throw errors.invalidArgType('signal', 'an AbortSignal', signal)
       }
       if (signal?.aborted) throw errors.abortError(signal)
-      started = this.#native.waitAsync(offset, +expected, timeoutMs, (error, result) => settle(error, result))
+      started = this.#native.waitAsync(offset, toNumber(expected), timeoutMs, (error, result) => settle(error, result))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -240,7 +252,13 @@ class SharedMemory {
           this.#native.cancelWaitAsync(started)
           reject(errors.abortError(signal))
         }
-        signal.addEventListener('abort', onAbort, { once: true })
+        try {
+          signal.addEventListener('abort', onAbort, { once: true })
+        } catch (error) {
+          // Without a listener nothing could ever stop this wait: stop it now.
+          this.#native.cancelWaitAsync(started)
+          throw error
+        }
       }
     })
   }
@@ -264,7 +282,7 @@ class SharedMemory {
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](depth, options, inspect) {
-    const { name, size, host } = this.#describe()
+    const { name, size, host } = self(this).#describe()
     const state = { name, size, host, closed: this.#closed }
     return `SharedMemory ${inspect(state, options)}`
   }
@@ -278,13 +296,14 @@ class SharedMemory {
   #memoryOf() {
     if (this.#memory !== null) return this.#memory
     if (this.#closed) throw errors.closed(this.#describe().name)
-    if (this.#describe().size > bufferConstants.MAX_LENGTH) {
+    const { size, readOnly } = this.#describe()
+    if (readOnly || size > bufferConstants.MAX_LENGTH) {
+      // No JavaScript value may reach read-only memory (a write through it is a SIGSEGV), and a
+      // Buffer cannot be that large: the addon copies.
       this.#memory = new NativeMemory(this.#native)
     } else {
-      const view = this.#native.view()
-      // Read-only blocks' views are only read from here: never handed out.
-      if (!this.#describe().readOnly) this.#view = view
-      this.#memory = new ViewMemory(view)
+      this.#view = this.#native.view()
+      this.#memory = new ViewMemory(this.#view)
     }
     return this.#memory
   }
@@ -320,9 +339,16 @@ class SharedMemory {
   #readText(start, end) {
     const memory = this.#memoryOf()
     const length = memory.textLength(start, end)
+    // V8 cannot even try to decode more than 2^31 - 1 bytes (it aborts the process).
+    if (length > MAX_INT32) throw errors.stringTooLong(this.#describe().name, start, length)
     const buffer = scratchFor(length)
     memory.read(start, length, buffer)
-    return buffer.toString('utf8', 0, length)
+    try {
+      return toString.call(buffer, 'utf8', 0, length)
+    } catch (error) {
+      if (error?.code !== 'ERR_STRING_TOO_LONG') throw error
+      throw errors.stringTooLong(this.#describe().name, start, length)
+    }
   }
 
   #writeText(text, offset) {
@@ -336,9 +362,9 @@ class SharedMemory {
   #writeBytes(bytes, offset) {
     const memory = this.#writable()
     const room = this.#end(offset, undefined) - offset
-    const length = byteLength(bytes)
+    const length = byteLength(bytes) // 0 for a detached buffer: nothing to copy
     if (length > room) throw errors.tooLarge('data', length, room, this.#describe().name)
-    memory.write(bytes, offset)
+    if (length !== 0) memory.write(bytes, offset)
   }
 }
 
@@ -347,7 +373,7 @@ class SharedMemory {
 if (typeof Symbol.dispose === 'symbol') {
   Object.defineProperty(SharedMemory.prototype, Symbol.dispose, {
     value: function dispose() {
-      this.close()
+      self(this).close()
     },
     writable: true,
     configurable: true,

@@ -12,8 +12,12 @@ use crate::os::{Access, Segment};
 use crate::rules::{range, text_len};
 
 /// How long an attach waits for a block that another process is still creating (its size is 0
-/// until its pages are allocated).
+/// until its pages are allocated), when nothing says that a creator is at work.
 const CREATION_WAIT: Duration = Duration::from_secs(1);
+
+/// How long an attach waits at most for a block whose creator is alive and still reserving its
+/// pages (tens of GiB take seconds).
+const CREATION_WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// One block, owned by one `SharedMemory` object.
 ///
@@ -58,13 +62,24 @@ impl Block {
     })
   }
 
-  /// Attaches to the existing block `os_name`, all of it as the OS reports its size. A block of
-  /// size 0 is one that another process is still creating: wait a little for it.
-  pub fn open(os_name: &str, access: Access) -> io::Result<Block> {
+  /// Attaches to the existing block `os_name`: `size` bytes of it, or all of it as the OS reports
+  /// its size. A block of size 0 is one that another process is still creating: wait for it, a
+  /// little for any block, as long as it takes for one whose creator is alive and still at work.
+  /// With `own_only`, only a block this user owns alone is taken (see `Segment::open`).
+  pub fn open(
+    os_name: &str,
+    access: Access,
+    size: Option<usize>,
+    own_only: bool,
+  ) -> io::Result<Block> {
     let started = Instant::now();
     let segment = loop {
-      let segment = Segment::open(os_name, access)?;
-      if segment.len() > 0 || started.elapsed() > CREATION_WAIT {
+      let segment = Segment::open(os_name, access, size, own_only)?;
+      let waited = started.elapsed();
+      if segment.len() > 0
+        || waited > CREATION_WAIT_LIMIT
+        || (waited > CREATION_WAIT && !segment.being_created())
+      {
         break segment;
       }
       std::thread::sleep(Duration::from_millis(1));
@@ -81,7 +96,7 @@ impl Block {
   /// Creates the block, or attaches to it if it exists; says which. Two processes doing this at
   /// once end up with one creator and one attacher: creation is exclusive, and a block removed
   /// between the two steps is simply tried again.
-  /// A block that another user owns is never taken as this one (see `Segment::check_own`).
+  /// A block that is not this user's alone is never taken as this one (see `Segment::open`).
   pub fn create_or_open(
     os_name: &str,
     size: usize,
@@ -96,11 +111,8 @@ impl Block {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e),
       }
-      match Block::open(os_name, access) {
-        Ok(block) => {
-          block.segment.check_own()?;
-          return Ok((block, false));
-        }
+      match Block::open(os_name, access, Some(size), true) {
+        Ok(block) => return Ok((block, false)),
         Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 100 => attempts += 1,
         Err(e) => return Err(e),
       }
@@ -302,7 +314,7 @@ mod tests {
   fn a_created_block_is_zeroed_and_shared_with_an_attached_one() {
     let name = unique("share");
     let host = Block::create(&name, 100, 0o600, false).unwrap();
-    let client = Block::open(&name, Access::ReadWrite).unwrap();
+    let client = Block::open(&name, Access::ReadWrite, None, false).unwrap();
     assert!(client.size() >= 100);
     assert_eq!(read(&client, 0, 100), vec![0; 100]);
     write(&host, 10, b"hello");
@@ -324,7 +336,7 @@ mod tests {
 
   #[test]
   fn attaching_to_a_missing_block_is_not_found() {
-    let err = Block::open(&unique("missing"), Access::ReadWrite).unwrap_err();
+    let err = Block::open(&unique("missing"), Access::ReadWrite, None, false).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::NotFound);
   }
 
@@ -362,7 +374,7 @@ mod tests {
   fn a_released_block_keeps_its_addresses_over_private_memory_and_gives_up_its_name() {
     let name = unique("release");
     let host = Block::create(&name, 4096, 0o600, false).unwrap();
-    let client = Block::open(&name, Access::ReadWrite).unwrap();
+    let client = Block::open(&name, Access::ReadWrite, None, false).unwrap();
     write(&host, 0, b"shared");
     let segment = Arc::clone(host.segment());
     host.release().unwrap();
@@ -377,6 +389,29 @@ mod tests {
       "writes to it reach nothing shared"
     );
     segment.release().unwrap();
+  }
+
+  /// A creator that takes longer than `CREATION_WAIT` to reserve its pages (tens of GiB) is
+  /// waited for while its liveness lock says it is at work.
+  #[cfg(any(target_os = "linux", target_os = "android"))]
+  #[test]
+  fn an_attach_waits_for_a_live_creator_that_is_still_reserving_pages() {
+    use rustix::fs::{fchmod, flock, ftruncate, FlockOperation, Mode};
+    let name = unique("slow-create");
+    let flags = rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR;
+    let fd = rustix::shm::open(name.as_str(), flags, Mode::from_raw_mode(0o600)).unwrap();
+    flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
+    fchmod(&fd, Mode::from_raw_mode(0o1600)).unwrap();
+    let creator = std::thread::spawn(move || {
+      std::thread::sleep(CREATION_WAIT + Duration::from_millis(500));
+      ftruncate(&fd, 4096).unwrap();
+      fd
+    });
+    let started = Instant::now();
+    let block = Block::open(&name, Access::ReadWrite, Some(4096), false).unwrap();
+    assert_eq!(block.size(), 4096, "waited {:?}", started.elapsed());
+    drop(creator.join().unwrap());
+    rustix::shm::unlink(name.as_str()).unwrap();
   }
 
   #[test]

@@ -83,7 +83,7 @@ pub enum ShmError {
 impl ShmError {
   /// Maps an error of the OS layer for block `name` to what JS sees.
   pub fn from_os(name: &str, source: io::Error) -> ShmError {
-    let name = name.to_owned();
+    let name = shorten(name).into_owned();
     if let Some(inner) = source.get_ref() {
       if inner.is::<crate::os::NotABlock>() {
         return ShmError::NotABlock { name, source };
@@ -103,7 +103,7 @@ impl ShmError {
       },
       // mmap's ENOMEM: no room in the address space for a mapping of that size.
       io::ErrorKind::OutOfMemory | io::ErrorKind::FileTooLarge => ShmError::OutOfRange(format!(
-        "shared memory block \"{name}\" is larger than this process can map: {source}"
+        "shared memory block \"{name}\" cannot be mapped: {source} (larger than this process can map, or too many mappings: vm.max_map_count)"
       )),
       _ => ShmError::Os { name, source },
     }
@@ -111,7 +111,7 @@ impl ShmError {
 
   pub fn invalid_name(name: &str, reason: NameError) -> ShmError {
     ShmError::InvalidName {
-      name: name.to_owned(),
+      name: shorten(name).into_owned(),
       reason: reason.to_string(),
     }
   }
@@ -201,6 +201,20 @@ impl fmt::Display for ShmError {
       ),
     }
   }
+}
+
+/// `text` as a message shows it: whole up to 80 bytes, else its start and an ellipsis (a name of
+/// megabytes is not echoed whole).
+pub fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+  const LIMIT: usize = 80;
+  if text.len() <= LIMIT {
+    return std::borrow::Cow::Borrowed(text);
+  }
+  let mut end = LIMIT;
+  while !text.is_char_boundary(end) {
+    end -= 1;
+  }
+  std::borrow::Cow::Owned(format!("{}… ({} bytes)", &text[..end], text.len()))
 }
 
 /// `?` in the `#[napi]` layer: throw a [`ShmError`] with its JS class.

@@ -118,7 +118,8 @@ fn create_option(value: &Unknown) -> ShmResult<Create> {
     _ => match js::string_value(value)?.as_deref() {
       Some("if-missing") => Ok(Create::IfMissing),
       Some(other) => Err(ShmError::InvalidArgValue(format!(
-        "options.create must be true, false or 'if-missing', got '{other}'"
+        "options.create must be true, false or 'if-missing', got '{}'",
+        crate::error::shorten(other)
       ))),
       None => Err(js::wrong_type(
         "options.create",

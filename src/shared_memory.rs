@@ -289,7 +289,10 @@ impl NativeBlock {
       (Create::IfMissing, Some(size)) => {
         Block::create_or_open(&os_name, size, mode, access, reclaim).map_err(os_error)?
       }
-      _ => (Block::open(&os_name, access).map_err(os_error)?, false),
+      _ => (
+        Block::open(&os_name, access, size, false).map_err(os_error)?,
+        false,
+      ),
     };
     let wanted = size.unwrap_or(1);
     if !host {

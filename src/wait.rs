@@ -275,7 +275,7 @@ pub fn start(job: Job) -> ShmResult<()> {
     threads.work.notify_one();
     return Ok(());
   }
-  if queue.running >= crate::os::thread_budget(WAITER_STACK) {
+  if !crate::os::thread_budget(queue.running, WAITER_STACK) {
     return Err(ShmError::TooManyWaits {
       name: job.name,
       running: queue.running,

@@ -85,14 +85,15 @@ impl std::fmt::Display for NotABlock {
 
 impl std::error::Error for NotABlock {}
 
-/// A block that exists but belongs to another user, found where only this user's may be used
-/// (`'if-missing'`), carried inside an `io::Error` to `crate::error`.
+/// A block that exists but is not this user's alone (another user owns it, or it has other
+/// names), found where only this user's may be used (`'if-missing'`), carried inside an
+/// `io::Error` to `crate::error`; it says why.
 #[derive(Debug)]
-pub struct ForeignBlock(pub u32);
+pub struct ForeignBlock(pub String);
 
 impl std::fmt::Display for ForeignBlock {
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-    write!(f, "it belongs to another user (uid {})", self.0)
+    f.write_str(&self.0)
   }
 }
 

@@ -28,8 +28,8 @@ pub struct Segment {
   prot: ProtFlags,
   /// Set by [`Segment::release`]: the range holds private memory now, not the object.
   released: AtomicBool,
-  /// The user who owns the object.
-  owner: u32,
+  /// See [`Segment::being_created`].
+  being_created: bool,
   /// A creator's descriptor of the object, holding its liveness lock (see [`LIVE`]) until the
   /// segment is released or dropped, or the process dies.
   liveness: Mutex<Option<OwnedFd>>,
@@ -57,7 +57,12 @@ impl Segment {
   /// failure nothing is left behind.
   pub fn create(os_name: &str, len: usize, mode: u32) -> io::Result<Segment> {
     let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR | open_flags();
-    let fd = shm::open(os_name, flags, Mode::from_raw_mode(mode as _))?;
+    let fd = shm::open(os_name, flags, Mode::from_raw_mode(mode as _)).map_err(|e| match e {
+      rustix::io::Errno::NOENT => {
+        io::Error::other("there is no shared memory directory (/dev/shm)")
+      }
+      e => e.into(),
+    })?;
     let made = (|| {
       // `shm_open` applies the umask; `fchmod` sets exactly the bits asked for.
       fchmod(&fd, Mode::from_raw_mode(mode as _))?;
@@ -94,13 +99,13 @@ impl Segment {
   /// it did. Anything else (a live creator, another user's object, an object another program
   /// made) is left alone.
   pub fn reclaim_if_stale(os_name: &str) -> io::Result<bool> {
-    let fd = match shm::open(os_name, shm::OFlags::RDONLY | open_flags(), Mode::empty()) {
+    let fd = match open_existing(os_name, shm::OFlags::RDONLY | open_flags()) {
       Ok(fd) => fd,
-      Err(rustix::io::Errno::NOENT) => return Ok(false),
-      Err(e) => return Err(e.into()),
+      Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+      Err(e) => return Err(e),
     };
     let stat = regular(&fd)?;
-    if stat.st_uid != effective_uid() || stat.st_mode as u32 & LIVE == 0 {
+    if check_own(&stat).is_err() || mode_bits(&stat) & LIVE == 0 {
       return Ok(false);
     }
     match flock(&fd, FlockOperation::NonBlockingLockExclusive) {
@@ -115,29 +120,44 @@ impl Segment {
     unlink_if_identity(os_name, identity)
   }
 
-  /// Attaches to the existing object `os_name` and maps all of it, as `fstat` reports its size.
-  pub fn open(os_name: &str, access: Access) -> io::Result<Segment> {
+  /// Attaches to the existing object `os_name` and maps `size` bytes of it, or all of it as
+  /// `fstat` reports its size. With `own_only`, an object that another user owns or that has other
+  /// names (hard links another user could have made to one of our blocks) is refused with
+  /// [`ForeignBlock`] before anything is mapped.
+  pub fn open(
+    os_name: &str,
+    access: Access,
+    size: Option<usize>,
+    own_only: bool,
+  ) -> io::Result<Segment> {
     let flags = open_flags()
       | match access {
         Access::ReadWrite => shm::OFlags::RDWR,
         Access::ReadOnly => shm::OFlags::RDONLY,
       };
-    let fd = match shm::open(os_name, flags, Mode::empty()) {
-      Ok(fd) => fd,
-      // A directory planted at the name cannot be opened for writing; a symlink is not followed.
-      Err(rustix::io::Errno::ISDIR) => return Err(io::Error::other(NotABlock("a directory"))),
-      Err(rustix::io::Errno::LOOP) => return Err(io::Error::other(NotABlock("a symbolic link"))),
-      Err(e) => return Err(e.into()),
-    };
-    let size = regular(&fd)?.st_size;
-    let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
-    Segment::map(&fd, len, access)
+    let fd = open_existing(os_name, flags)?;
+    let stat = regular(&fd)?;
+    if own_only {
+      check_own(&stat)?;
+    }
+    let file_len =
+      usize::try_from(stat.st_size).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
+    // Only what was asked for is mapped: a file that someone grows cannot make it fail.
+    let len = size.map_or(file_len, |size| size.min(file_len));
+    let mut segment = Segment::map(&fd, len, access)?;
+    segment.being_created = file_len == 0 && creator_alive(&fd, &stat);
+    Ok(segment)
+  }
+
+  /// Whether the object was empty when opened while its creator, alive, still held it: a block
+  /// whose pages are still being reserved (see `set_size`), which an attach waits for.
+  pub fn being_created(&self) -> bool {
+    self.being_created
   }
 
   fn map(fd: &OwnedFd, len: usize, access: Access) -> io::Result<Segment> {
     let stat = fstat(fd)?;
     let identity = identity_of(&stat);
-    let owner = stat.st_uid;
     if len == 0 {
       // mmap(2) refuses a zero length; an empty object maps to an empty segment.
       return Ok(Segment {
@@ -146,7 +166,7 @@ impl Segment {
         identity,
         prot: ProtFlags::empty(),
         released: AtomicBool::new(false),
-        owner,
+        being_created: false,
         liveness: Mutex::new(None),
       });
     }
@@ -165,21 +185,9 @@ impl Segment {
       identity,
       prot,
       released: AtomicBool::new(false),
-      owner,
+      being_created: false,
       liveness: Mutex::new(None),
     })
-  }
-
-  /// Fails with [`ForeignBlock`] when another user owns the object: `'if-missing'` must never
-  /// take a block another user planted under the name for its own.
-  pub fn check_own(&self) -> io::Result<()> {
-    match self.owner == effective_uid() {
-      true => Ok(()),
-      false => Err(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        ForeignBlock(self.owner),
-      )),
-    }
   }
 
   /// The first byte of the mapping (dangling when the length is 0).
@@ -314,6 +322,61 @@ fn identity_of_name(os_name: &str) -> io::Result<Option<(u64, u64)>> {
   }
 }
 
+/// Opens the existing object `os_name`; what cannot be a block at the name (planted by another
+/// user in `/dev/shm`) is [`NotABlock`].
+fn open_existing(os_name: &str, flags: shm::OFlags) -> io::Result<OwnedFd> {
+  shm::open(os_name, flags, Mode::empty()).map_err(|e| match e {
+    // A directory cannot be opened for writing; a symlink is not followed; a socket cannot be
+    // opened at all.
+    rustix::io::Errno::ISDIR => io::Error::other(NotABlock("a directory")),
+    rustix::io::Errno::LOOP => io::Error::other(NotABlock("a symbolic link")),
+    rustix::io::Errno::NXIO => io::Error::other(NotABlock("a socket")),
+    e => e.into(),
+  })
+}
+
+/// Fails with [`ForeignBlock`] unless this process's user owns the object and it has no other
+/// name: `'if-missing'` and reclaiming must never take for their own a block another user planted,
+/// or a hard link another user made to one of ours.
+fn check_own(stat: &Stat) -> io::Result<()> {
+  let foreign = |reason: String| io::Error::new(io::ErrorKind::AlreadyExists, ForeignBlock(reason));
+  if stat.st_uid != effective_uid() {
+    return Err(foreign(format!(
+      "it belongs to another user (uid {})",
+      stat.st_uid
+    )));
+  }
+  #[allow(
+    clippy::useless_conversion,
+    reason = "the field type differs between platforms"
+  )]
+  let links = u64::from(stat.st_nlink);
+  if links > 1 {
+    return Err(foreign(format!("it has other names ({links} hard links)")));
+  }
+  Ok(())
+}
+
+/// The object's mode bits (`st_mode` is 16 bits wide on macOS, 32 elsewhere).
+#[allow(
+  clippy::unnecessary_cast,
+  reason = "the field type differs between platforms"
+)]
+fn mode_bits(stat: &Stat) -> u32 {
+  stat.st_mode as u32
+}
+
+/// Whether the creator of a marked object still holds its liveness lock (see [`LIVE`]).
+fn creator_alive(fd: &OwnedFd, stat: &Stat) -> bool {
+  mode_bits(stat) & LIVE != 0
+    && flock(fd, FlockOperation::NonBlockingLockShared)
+      .map(|()| {
+        // Taken: no creator holds it. Give it back at once.
+        let _ = flock(fd, FlockOperation::Unlock);
+      })
+      .is_err()
+}
+
 /// The owner of the objects this process creates, and whom `'if-missing'` and reclaiming trust.
 fn effective_uid() -> u32 {
   rustix::process::geteuid().as_raw()
@@ -325,7 +388,7 @@ fn regular(fd: &OwnedFd) -> io::Result<Stat> {
   let stat = fstat(fd)?;
   let file_type = FileType::from_raw_mode(stat.st_mode as _);
   // Some systems report no file type for shm objects at all; only another type is refused.
-  if file_type == FileType::RegularFile || stat.st_mode as u32 & 0o170000 == 0 {
+  if file_type == FileType::RegularFile || mode_bits(&stat) & 0o170000 == 0 {
     return Ok(stat);
   }
   Err(io::Error::other(NotABlock(describe(file_type))))
@@ -444,15 +507,35 @@ pub fn at_exit(f: extern "C" fn()) {
 }
 
 /// How many threads with `stack` bytes of stack may run waits: without an address-space limit,
-/// as many as the OS starts; under one (`ulimit -v`), those stacks may take an eighth of it, so
-/// that V8 keeps room for its heap (it aborts when an allocation fails).
-pub fn thread_budget(stack: usize) -> usize {
-  let limit = rustix::process::getrlimit(rustix::process::Resource::As).current;
-  match limit {
-    Some(bytes) => {
-      let per_thread = stack as u64 + 64 * 1024; // the guard page and the thread's own data
-      usize::try_from(bytes / 8 / per_thread).unwrap_or(usize::MAX)
+/// as many as the OS starts. Under one (`ulimit -v`) V8 aborts when an allocation fails, so the
+/// threads may only take part of what is left: each costs its stack and guard, and each of the
+/// first few may make glibc reserve a 64 MiB malloc arena for it.
+pub fn thread_budget(running: usize, stack: usize) -> bool {
+  let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::As).current else {
+    return true;
+  };
+  const ARENA: u64 = 64 << 20;
+  let arenas = if running < 16 { ARENA } else { 0 };
+  let thread = stack as u64 + (64 << 10) + arenas;
+  match address_space_used() {
+    // Leave V8 at least a quarter of the limit, and never take the last 256 MiB.
+    Some(used) => {
+      let left = limit.saturating_sub(used);
+      left >= thread + (limit / 4).max(256 << 20)
     }
-    None => usize::MAX,
+    None => (running as u64 + 1) * (stack as u64 + (64 << 10)) + 16 * ARENA <= limit / 8,
   }
+}
+
+/// The address space this process uses now, in bytes (Linux: `/proc/self/statm`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn address_space_used() -> Option<u64> {
+  let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+  let pages: u64 = statm.split_whitespace().next()?.parse().ok()?;
+  Some(pages * rustix::param::page_size() as u64)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn address_space_used() -> Option<u64> {
+  None
 }

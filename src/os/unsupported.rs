@@ -23,7 +23,12 @@ impl Segment {
     Err(unsupported())
   }
 
-  pub fn open(_os_name: &str, _access: Access) -> io::Result<Segment> {
+  pub fn open(
+    _os_name: &str,
+    _access: Access,
+    _size: Option<usize>,
+    _own_only: bool,
+  ) -> io::Result<Segment> {
     Err(unsupported())
   }
 
@@ -43,7 +48,7 @@ impl Segment {
     match self.never {}
   }
 
-  pub fn check_own(&self) -> io::Result<()> {
+  pub fn being_created(&self) -> bool {
     match self.never {}
   }
 
@@ -76,6 +81,6 @@ pub fn exists(_os_name: &str) -> io::Result<bool> {
 
 pub fn at_exit(_f: extern "C" fn()) {}
 
-pub fn thread_budget(_stack: usize) -> usize {
-  0
+pub fn thread_budget(_running: usize, _stack: usize) -> bool {
+  false
 }

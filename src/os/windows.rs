@@ -102,7 +102,15 @@ impl Segment {
 
   /// Attaches to the existing mapping `os_name` and maps all of it. Its length is the view's
   /// region size, which Windows rounds up to whole pages.
-  pub fn open(os_name: &str, access: Access) -> io::Result<Segment> {
+  /// `size` and `own_only` are for Unix: a view of a Windows section maps what the section holds,
+  /// and another user's object carries that user's security descriptor, which alone decides
+  /// whether this process may open it.
+  pub fn open(
+    os_name: &str,
+    access: Access,
+    _size: Option<usize>,
+    _own_only: bool,
+  ) -> io::Result<Segment> {
     let name = wide(os_name);
     // SAFETY: `name` is a NUL-terminated UTF-16 string that outlives the call.
     // The call returns NULL or a new handle that nothing else owns and CloseHandle
@@ -235,10 +243,10 @@ impl Segment {
     self.waiter_table()?.wake(offset, count)
   }
 
-  /// Nothing to check on Windows: an object another user made carries that user's security
-  /// descriptor, which decides alone whether this process may open it.
-  pub fn check_own(&self) -> io::Result<()> {
-    Ok(())
+  /// An object being created is never seen empty on Windows: the section has its size from the
+  /// start.
+  pub fn being_created(&self) -> bool {
+    false
   }
 
   /// Windows removes a name with the last handle to its object, and a dead process's handles are
@@ -353,6 +361,6 @@ pub fn exists(os_name: &str) -> io::Result<bool> {
 pub fn at_exit(_f: extern "C" fn()) {}
 
 /// Windows has no address-space limit to share: as many threads as the OS starts.
-pub fn thread_budget(_stack: usize) -> usize {
-  usize::MAX
+pub fn thread_budget(_running: usize, _stack: usize) -> bool {
+  true
 }
