@@ -19,6 +19,9 @@ const linuxOnly = process.platform !== 'linux' && 'plants files in /dev/shm, whi
 const isRoot = process.getuid?.() === 0
 const hasSu = spawnSync('su', ['--help']).status === 0
 const asNobody = (!isRoot || !hasSu) && 'needs root and su to act as user nobody'
+// Under AddressSanitizer (.ci/run preloads it) the process reserves terabytes of shadow memory,
+// and its allocator keeps freed memory in quarantine.
+const underAsan = /asan/.test(process.env.LD_PRELOAD ?? '')
 
 /** Runs `fixtures/hostile.js <which> <name> ...args` and returns what it reported. */
 async function hostile(which, name, args = [], options = {}) {
@@ -253,7 +256,7 @@ test('immediate waitAsync answers awaited in a tight loop cost no more than reso
   assert.ok(calls >= 100000, `${calls} calls`)
   // 2.0.0 grew the heap by about 50 bytes per call here (170 MB in 3 s) and RSS by 600 MB.
   assert.ok(heapGrowth < 16 * 1024 * 1024, `heap grew by ${heapGrowth} bytes over ${calls} calls`)
-  assert.ok(rssGrowth < 64 * 1024 * 1024, `RSS grew by ${rssGrowth} bytes over ${calls} calls`)
+  if (!underAsan) assert.ok(rssGrowth < 64 * 1024 * 1024, `RSS grew by ${rssGrowth} bytes over ${calls} calls`)
 })
 
 test('worker.terminate() ends a worker blocked in wait() with an infinite timeout', async () => {
@@ -277,7 +280,7 @@ test('out of descriptors, close() still removes the name, and errors name what f
   assert.equal(existsAfterClose, false)
 })
 
-test('thousands of pending waitAsync under an address-space limit end in rejections, not an abort', { skip: linuxOnly }, async () => {
+test('thousands of pending waitAsync under an address-space limit end in rejections, not an abort', { skip: linuxOnly || (underAsan && 'AddressSanitizer cannot start under an address-space limit: it reserves terabytes of shadow memory') }, async () => {
   const name = uniqueName('ulimit-v')
   const run = spawnSync('bash', ['-c', `ulimit -v 3000000 && exec "${process.execPath}" "${fixture}" manyWaitsUnderLimit ${name} 10000`], {
     stdio: ['ignore', 'pipe', 'pipe'],
