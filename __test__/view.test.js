@@ -88,16 +88,22 @@ test('a read-only block has no view: a write through it would kill the process',
   assert.equal(host.view.length, 16)
 })
 
+/** A new block of `size` bytes, or null (the test skipped, saying why) when the system has no room. */
+function bigBlock(t, size) {
+  try {
+    return new SharedMemory(uniqueName(), { size })
+  } catch (error) {
+    if (error.code !== 'ERR_SHM_NO_SPACE') throw error
+    t.skip(`no room for a ${size}-byte block here (${error.message})`)
+    return null
+  }
+}
+
 test('a block larger than a Buffer may be has no view, and reads and writes still work', (t) => {
   const { constants } = require('node:buffer')
   const size = 2 ** 32 + 4096
-  let memory
-  try {
-    memory = new SharedMemory(uniqueName(), { size })
-  } catch (error) {
-    if (error.code !== 'ERR_SHM_NO_SPACE') throw error
-    return t.skip(`no room for a ${size}-byte block here (${error.message})`)
-  }
+  const memory = bigBlock(t, size)
+  if (memory === null) return
   try {
     if (size > constants.MAX_LENGTH) {
       assert.throws(() => memory.view, { code: 'ERR_BUFFER_TOO_LARGE' })
@@ -133,13 +139,8 @@ test('a block larger than a Buffer may be has no view, and reads and writes stil
 
 test('a block between 2 GiB and 4 GiB reads text past 2 GiB through its view', (t) => {
   const size = 2 ** 31 + 4096
-  let memory
-  try {
-    memory = new SharedMemory(uniqueName(), { size })
-  } catch (error) {
-    if (error.code !== 'ERR_SHM_NO_SPACE') throw error
-    return t.skip(`no room for a ${size}-byte block here (${error.message})`)
-  }
+  const memory = bigBlock(t, size)
+  if (memory === null) return
   try {
     assert.equal(memory.view.length, size)
     memory.write('beyond 2 GiB', 2 ** 31 + 100)
