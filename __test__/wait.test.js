@@ -247,3 +247,23 @@ test('a worker that exits with waitAsync calls pending is cleaned up without a c
   await sleep(600)
   assert.equal(memory.notify(0), 0)
 })
+
+test('a notify that reaches a waitAsync thread of a block closed meanwhile is handed on to a waiter in another process', { skip: !isLinux && 'the hand-on keeps its own mapping of the page on Linux only' }, async () => {
+  const name = uniqueName('handed-on')
+  const host = new SharedMemory(name, { size: 64 })
+  const notifier = new SharedMemory(name, { create: false })
+  // This process's waitAsync goes to sleep first: the kernel wakes sleepers in that order.
+  const pending = host.waitAsync(0, 0, 60000)
+  await whenWaitersSleep(1)
+  const other = startChild('waiter.js', [name, 'wait', '0', '0', '20000'])
+  await other.next((m) => m.ready)
+  await whenSleeping(other.child.pid)
+  host.close() // the waitAsync thread keeps sleeping for up to a slice, cancelled
+  await assert.rejects(pending, { code: 'ERR_SHM_CLOSED' })
+  const started = Date.now()
+  assert.equal(notifier.notify(0, 1), 1)
+  const { result } = await other.next((m) => 'result' in m)
+  assert.equal(result, 'ok', 'the wake-up reached the other process')
+  assert.ok(Date.now() - started < 5000, `woke after ${Date.now() - started} ms`)
+  notifier.close()
+})

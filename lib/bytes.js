@@ -63,4 +63,9 @@ function prefix(bytes, length) {
   return new Uint8ArrayConstructor(typedArrayBuffer.call(bytes), typedArrayByteOffset.call(bytes), length)
 }
 
-module.exports = { bytesOf, byteLength, prefix, Uint8ArrayConstructor }
+/** The ArrayBuffer under a TypedArray, whatever its `buffer` property says. */
+function bufferOf(bytes) {
+  return typedArrayBuffer.call(bytes)
+}
+
+module.exports = { bytesOf, byteLength, bufferOf, prefix, Uint8ArrayConstructor }

@@ -9,7 +9,7 @@
 // later never receives the view.
 
 const { Buffer } = require('node:buffer')
-const { prefix, Uint8ArrayConstructor } = require('./bytes.js')
+const { byteLength, bufferOf, prefix, Uint8ArrayConstructor } = require('./bytes.js')
 
 const set = Uint8Array.prototype.set
 const bufferFrom = Buffer.from
@@ -27,10 +27,13 @@ const SEARCH_PIECE = 2 ** 30
 class ViewMemory {
   #view
   #arrayBuffer
+  #length
 
   constructor(view) {
     this.#view = view
-    this.#arrayBuffer = view.buffer
+    // Through the built-in getters: a getter defined on Buffer.prototype never sees the view.
+    this.#arrayBuffer = bufferOf(view)
+    this.#length = byteLength(view)
   }
 
   /** Copies `length` bytes at `offset` to the start of `target` (a Uint8Array). */
@@ -49,7 +52,7 @@ class ViewMemory {
 
   /** The bytes from `offset` up to the first NUL, or to `end`. */
   textLength(offset, end) {
-    if (end === this.#view.length && end <= SEARCH_PIECE) {
+    if (end === this.#length && end <= SEARCH_PIECE) {
       const nul = indexOf.call(this.#view, 0, offset)
       return nul === -1 ? end - offset : nul - offset
     }
@@ -91,7 +94,7 @@ class NativeMemory {
   }
 
   writeByte(offset, value) {
-    this.#native.copyIn(Uint8ArrayConstructor.of(value), offset)
+    this.#native.copyIn(new Uint8ArrayConstructor([value]), offset)
   }
 
   textLength(offset, end) {

@@ -15,6 +15,7 @@ const { allocate } = require('./pool.js')
 const { ViewMemory, NativeMemory } = require('./memory.js')
 
 const { NativeBlock } = binding
+const { isView } = ArrayBuffer
 const toString = Buffer.prototype.toString
 const { allocUnsafeSlow } = Buffer
 
@@ -133,8 +134,9 @@ class SharedMemory {
     // Made once: #view is set only for an open, writable block, and close() clears it.
     const made = self(this).#view
     if (made !== null) return made
-    this.#writable()
     const { name, size } = this.#describe()
+    if (this.#closed) throw errors.closed(name)
+    if (this.#describe().readOnly) throw errors.readOnly(name)
     if (size > bufferConstants.MAX_LENGTH) throw errors.bufferTooLarge(name, size, bufferConstants.MAX_LENGTH)
     this.#memoryOf()
     return this.#view
@@ -197,7 +199,7 @@ class SharedMemory {
   /** Copies bytes from `offset` into `target` (as many as fit); returns how many. */
   readInto(target, offset = 0) {
     self(this)
-    const bytes = ArrayBuffer.isView(target) ? bytesOf(target) : null
+    const bytes = isView(target) ? bytesOf(target) : null
     if (bytes === null) throw errors.invalidArgType('target', 'a Buffer, TypedArray or DataView', target)
     const start = optionalIndex(offset, 'offset')
     const end = this.#end(start, undefined)

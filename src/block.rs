@@ -210,15 +210,22 @@ impl Block {
   /// If the range is outside the block.
   pub fn strlen(&self, offset: usize, max: usize) -> usize {
     let span = range(offset, max, self.size).expect("range checked by the caller");
-    if span.is_empty() {
-      return 0;
+    // Other processes may change these bytes at any time, so they are never looked at through a
+    // Rust reference: each piece is copied to private memory first, then searched.
+    let mut piece = [0u8; 4096];
+    let mut at = span.start;
+    while at < span.end {
+      let len = piece.len().min(span.end - at);
+      // SAFETY: `piece` is writable for `len <= piece.len()` bytes; `at..at + len` lies inside
+      // `span`, inside the block.
+      unsafe { self.read(at, piece.as_mut_ptr(), len) };
+      let found = text_len(&piece[..len]);
+      if found < len {
+        return at + found - span.start;
+      }
+      at += len;
     }
-    // SAFETY: `span` lies inside the mapping, which stays mapped while `self` holds it. Another
-    // process may change these bytes during the search: every byte value is a valid `u8`, the
-    // slice lives only for this search, and the result is only used as a length within `span`.
-    let bytes =
-      unsafe { std::slice::from_raw_parts(self.segment.as_ptr().add(span.start), span.len()) };
-    text_len(bytes)
+    span.len()
   }
 
   /// Copies the `len` bytes at `offset` to `dst`.
@@ -262,7 +269,10 @@ mod exit {
   /// Removes the name `os_name` of `segment` at exit, unless [`keep_at_exit`] comes first.
   pub fn remove_at_exit(os_name: &str, segment: &Arc<Segment>) {
     static REGISTER: Once = Once::new();
-    REGISTER.call_once(|| crate::os::at_exit(remove_all));
+    REGISTER.call_once(|| {
+      crate::os::is_original_process();
+      crate::os::at_exit(remove_all);
+    });
     let mut hosts = HOSTS.lock().unwrap_or_else(PoisonError::into_inner);
     hosts
       .get_or_insert_with(HashMap::new)
@@ -278,6 +288,9 @@ mod exit {
   }
 
   extern "C" fn remove_all() {
+    if !crate::os::is_original_process() {
+      return;
+    }
     let hosts = HOSTS.lock().unwrap_or_else(PoisonError::into_inner).take();
     for (os_name, segment) in hosts.into_iter().flatten().map(|(_, host)| host) {
       if let Some(segment) = segment.upgrade() {

@@ -33,7 +33,6 @@ pub fn wrong_type(what: &str, expected: &str, got: &Unknown) -> ShmError {
   ShmError::InvalidArgType(format!("{what} must be {expected}, got {}", type_name(got)))
 }
 
-/// A string argument.
 /// A string argument, exactly as JS holds it: a string with a lone surrogate (which UTF-8 cannot
 /// encode, so the OS would see another name than the caller wrote) is refused.
 pub fn string(value: &Unknown, what: &str) -> ShmResult<String> {
@@ -274,13 +273,19 @@ pub fn is_terminating(env: &Env) -> bool {
   ) -> sys::napi_value {
     ptr::null_mut()
   }
+  let mut scope = ptr::null_mut();
   let mut function = ptr::null_mut();
   let mut global = ptr::null_mut();
   let mut result = ptr::null_mut();
   // SAFETY: `env` is the live environment of the current call, on its JS thread; the out-pointers
-  // point at locals of the types napi documents; `nothing` touches none of its arguments.
+  // point at locals of the types napi documents; `nothing` touches none of its arguments. The
+  // handle scope is opened and closed here, so that a wait that asks every slice for hours does not
+  // pile up handles in its call's scope.
   unsafe {
-    sys::napi_create_function(
+    if sys::napi_open_handle_scope(env.raw(), &mut scope) != sys::Status::napi_ok {
+      return true;
+    }
+    let failed = sys::napi_create_function(
       env.raw(),
       c"terminating".as_ptr(),
       11,
@@ -290,7 +295,9 @@ pub fn is_terminating(env: &Env) -> bool {
     ) != sys::Status::napi_ok
       || sys::napi_get_global(env.raw(), &mut global) != sys::Status::napi_ok
       || sys::napi_call_function(env.raw(), global, function, 0, ptr::null(), &mut result)
-        != sys::Status::napi_ok
+        != sys::Status::napi_ok;
+    sys::napi_close_handle_scope(env.raw(), scope);
+    failed
   }
 }
 

@@ -81,8 +81,8 @@ impl NativeBlock {
     }
   }
 
-  /// A Buffer over the whole block, without copying; the same one on every call. Read-only
-  /// blocks get one too, for `lib/` to read from: it never hands that one out.
+  /// A Buffer over the whole block, without copying; the same one on every call. A read-only
+  /// block has none: a write through it would be a SIGSEGV.
   #[napi]
   pub fn view<'env>(&mut self, env: &'env Env) -> Result<Unknown<'env>> {
     self.view_buffer(env).or_throw(env)
@@ -445,6 +445,11 @@ impl NativeBlock {
 
   fn view_buffer<'env>(&mut self, env: &'env Env) -> ShmResult<Unknown<'env>> {
     let block = self.block()?;
+    if block.is_read_only() {
+      return Err(ShmError::ReadOnly {
+        name: self.name.clone(),
+      });
+    }
     if self.view.is_none() {
       self.view = Some(View::create(
         env,

@@ -11,7 +11,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
 use crate::error::{ShmError, ShmResult};
 use crate::js;
-use crate::os::{Segment, WaitOutcome};
+use crate::os::{Segment, WaitOutcome, WatchedWord};
 use crate::rules::to_int32;
 
 /// `expected`, coerced like `Atomics.wait` does (`ToNumber`, then `ToInt32`), as the bits of the
@@ -192,9 +192,8 @@ impl PendingWaits {
 
 /// A wait for a waiter thread to do.
 pub struct Job {
-  segment: Arc<Segment>,
+  word: WatchedWord,
   name: String,
-  offset: usize,
   expected: u32,
   deadline: Option<Instant>,
   wait: Arc<AsyncWait>,
@@ -210,9 +209,8 @@ impl Job {
     settle: Settle,
   ) -> Job {
     Job {
-      segment,
+      word: WatchedWord::new(segment, offset),
       name: name.to_owned(),
-      offset,
       expected,
       deadline,
       wait: AsyncWait::new(settle),
@@ -221,8 +219,8 @@ impl Job {
 
   fn run(self) {
     let result = self
-      .segment
-      .wait(self.offset, self.expected, self.deadline, &|| {
+      .word
+      .wait(self.expected, self.deadline, &|| {
         self.wait.cancel.load(Ordering::Acquire)
       })
       .map(|outcome| outcome_name(outcome).to_owned())

@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicU32;
 #[cfg_attr(not(any(unix, windows)), path = "unsupported.rs")]
 mod imp;
 
-pub use imp::{at_exit, exists, thread_budget, unlink, Segment};
+pub use imp::{at_exit, exists, is_original_process, thread_budget, unlink, Segment, WatchedWord};
 
 /// When a wait watches the word and when it sleeps: the one policy every wait follows.
 mod watch;
@@ -103,7 +103,6 @@ impl std::error::Error for ForeignBlock {}
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
   ReadWrite,
-  #[allow(dead_code, reason = "the readOnly option comes next")]
   ReadOnly,
 }
 

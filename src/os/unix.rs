@@ -9,8 +9,8 @@ use rustix::fs::{fchmod, flock, fstat, ftruncate, FileType, FlockOperation, Mode
 use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
 use rustix::shm;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::{
@@ -42,9 +42,10 @@ pub struct Segment {
 /// namespace. So a marked block whose lock can be taken has a dead creator.
 const LIVE: u32 = 0o1000;
 
-// SAFETY: `Segment` owns a `MAP_SHARED` mapping that is only unmapped by its own `Drop`; the
-// pointer is never exposed as a Rust reference with aliasing guarantees, and `munmap` may be
-// called from any thread.
+// SAFETY: `Segment` owns its address range (a `MAP_SHARED` mapping, or private memory in its
+// place after `release`), which only its own `Drop` unmaps; Rust code reaches it only through raw
+// pointers and atomics (`Segment::word`), never through references that assume the bytes stay
+// unchanged, and `mmap`/`munmap` may be called from any thread.
 unsafe impl Send for Segment {}
 // SAFETY: see `Send`: `&Segment` only gives out the address and length.
 unsafe impl Sync for Segment {}
@@ -71,27 +72,35 @@ impl Segment {
           fchmod(&fd, Mode::from_raw_mode((mode | LIVE) as _))?;
           true
         }
-        // macOS shm descriptors refuse `flock`: such a block carries no mark, and is never
+        // macOS shm descriptors refuse `flock`, and FreeBSD keeps only the permission bits of a
+        // shm object's mode (the mark would be lost): such a block carries no mark, and is never
         // reclaimed.
         Err(_) => false,
       };
       let size = u64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::FileTooLarge))?;
       set_size(&fd, size)?;
-      let segment = Segment::map(&fd, len, Access::ReadWrite)?;
-      if live {
-        *segment
-          .liveness
-          .lock()
-          .unwrap_or_else(PoisonError::into_inner) = Some(fd);
-      }
-      Ok(segment)
+      Ok((Segment::map(&fd, len, Access::ReadWrite)?, live))
     })();
-    if made.is_err() {
-      // The create failed part-way: remove the object we made. An error here cannot be reported
-      // better than the first one, which the caller gets.
-      let _ = shm::unlink(os_name);
+    match made {
+      Ok((segment, live)) => {
+        if live {
+          *segment
+            .liveness
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(fd);
+        }
+        Ok(segment)
+      }
+      Err(e) => {
+        // The create failed part-way: remove the object we made, while `fd` (and its liveness
+        // lock, so nobody reclaims it meanwhile) is still held, and only if the name still names
+        // it. An error here cannot be reported better than the first one, which the caller gets.
+        if let Ok(stat) = fstat(&fd) {
+          let _ = unlink_if_identity(os_name, identity_of(&stat));
+        }
+        Err(e)
+      }
     }
-    made
   }
 
   /// Removes the object `os_name` if this library created it (it carries the [`LIVE`] mark), the
@@ -209,30 +218,7 @@ impl Segment {
     deadline: Option<Instant>,
     cancelled: &dyn Fn() -> bool,
   ) -> io::Result<WaitOutcome> {
-    let word = self.word(offset);
-    if let Some(outcome) = settled_before_sleep(word, expected, deadline) {
-      return Ok(outcome);
-    }
-    loop {
-      if cancelled() {
-        return Ok(WaitOutcome::Cancelled);
-      }
-      let Some(slice) = next_slice(deadline) else {
-        return Ok(WaitOutcome::TimedOut);
-      };
-      match futex::wait(word, expected, slice)? {
-        FutexWait::Woken if cancelled() => {
-          // A notify woke a waiter that no one waits for any more: hand the wake-up on, so
-          // that it reaches a waiter that still counts.
-          futex::wake(word, 1)?;
-          return Ok(WaitOutcome::Cancelled);
-        }
-        // Woken, or the value checked above changed since: a notify is on its way, or the writer
-        // sends none; either way the wait is over.
-        FutexWait::Woken | FutexWait::Changed => return Ok(WaitOutcome::Ok),
-        FutexWait::TimedOut | FutexWait::Interrupted => {}
-      }
-    }
+    wait_on(self.word(offset), expected, deadline, cancelled)
   }
 
   /// Wakes up to `count` waiters (`u32::MAX`: all) on the word at `offset`, in every process;
@@ -284,6 +270,135 @@ impl Segment {
   /// that was removed and taken by a new object meanwhile is left alone.
   pub fn unlink_if_same(&self, os_name: &str) -> io::Result<bool> {
     unlink_if_identity(os_name, self.identity)
+  }
+}
+
+/// The wait loop of [`Segment::wait`] and [`WatchedWord::wait`], on `word`.
+fn wait_on(
+  word: &AtomicU32,
+  expected: u32,
+  deadline: Option<Instant>,
+  cancelled: &dyn Fn() -> bool,
+) -> io::Result<WaitOutcome> {
+  if let Some(outcome) = settled_before_sleep(word, expected, deadline) {
+    return Ok(outcome);
+  }
+  loop {
+    if cancelled() {
+      return Ok(WaitOutcome::Cancelled);
+    }
+    let Some(slice) = next_slice(deadline) else {
+      return Ok(WaitOutcome::TimedOut);
+    };
+    match futex::wait(word, expected, slice)? {
+      FutexWait::Woken if cancelled() => {
+        // A notify woke a waiter that no one waits for any more: hand the wake-up on, so
+        // that it reaches a waiter that still counts.
+        futex::wake(word, 1)?;
+        return Ok(WaitOutcome::Cancelled);
+      }
+      // Woken, or the value checked above changed since: a notify is on its way, or the writer
+      // sends none; either way the wait is over.
+      FutexWait::Woken | FutexWait::Changed => return Ok(WaitOutcome::Ok),
+      FutexWait::TimedOut | FutexWait::Interrupted => {}
+    }
+  }
+}
+
+/// The word a `waitAsync` thread sleeps on. On Linux the thread gets a mapping of its own of the
+/// word's page (`mremap` with an old size of 0 maps the same shared pages again), so the word
+/// stays shared with the other processes for as long as the thread waits, even when `close()`
+/// releases the segment meanwhile: a notify that reaches the thread after that is still handed
+/// on to the others. Elsewhere it is the segment's word (a wake-up that reaches a thread whose
+/// block was just closed may be lost there; documented).
+pub struct WatchedWord {
+  /// Keeps the segment's range mapped.
+  segment: Arc<Segment>,
+  offset: usize,
+  /// The page mapped again, and its length, where the OS can.
+  page: Option<(NonNull<c_void>, usize)>,
+}
+
+// SAFETY: the page mapping belongs to this value alone and is unmapped only by its `Drop`; it is
+// reached only through `&AtomicU32` (atomics), and `munmap` may be called from any thread.
+unsafe impl Send for WatchedWord {}
+// SAFETY: see `Send`.
+unsafe impl Sync for WatchedWord {}
+
+impl WatchedWord {
+  /// The word at `offset` of `segment`, a multiple of 4 inside it (checked by the caller).
+  pub fn new(segment: Arc<Segment>, offset: usize) -> WatchedWord {
+    segment.word(offset); // panics on a word outside the segment, before any mapping is made
+    let page = Self::map_again(&segment, offset);
+    WatchedWord {
+      segment,
+      offset,
+      page,
+    }
+  }
+
+  #[cfg(any(target_os = "linux", target_os = "android"))]
+  fn map_again(segment: &Segment, offset: usize) -> Option<(NonNull<c_void>, usize)> {
+    let page_size = rustix::param::page_size();
+    let start = offset - offset % page_size;
+    // SAFETY: `start` is page-aligned and inside the segment's shared mapping (the word is); with
+    // an old size of 0, `mremap` leaves that mapping alone and maps the same page again at a new
+    // address that the kernel chooses (MAY_MOVE), overlapping nothing Rust knows about.
+    let again = unsafe {
+      rustix::mm::mremap(
+        segment.as_ptr().add(start).cast(),
+        0,
+        page_size,
+        rustix::mm::MremapFlags::MAYMOVE,
+      )
+    };
+    again
+      .ok()
+      .and_then(NonNull::new)
+      .map(|page| (page, page_size))
+  }
+
+  #[cfg(not(any(target_os = "linux", target_os = "android")))]
+  fn map_again(_segment: &Segment, _offset: usize) -> Option<(NonNull<c_void>, usize)> {
+    None
+  }
+
+  fn word(&self) -> &AtomicU32 {
+    match self.page {
+      Some((page, page_size)) => {
+        // SAFETY: the page is mapped for `page_size` bytes until `Drop`, the word lies inside it
+        // at its offset within the page, 4-aligned (offset is a multiple of 4), and shared memory
+        // is read only atomically.
+        unsafe {
+          &*page
+            .as_ptr()
+            .cast::<u8>()
+            .add(self.offset % page_size)
+            .cast::<AtomicU32>()
+        }
+      }
+      None => self.segment.word(self.offset),
+    }
+  }
+
+  /// [`Segment::wait`] on this word.
+  pub fn wait(
+    &self,
+    expected: u32,
+    deadline: Option<Instant>,
+    cancelled: &dyn Fn() -> bool,
+  ) -> io::Result<WaitOutcome> {
+    wait_on(self.word(), expected, deadline, cancelled)
+  }
+}
+
+impl Drop for WatchedWord {
+  fn drop(&mut self) {
+    if let Some((page, page_size)) = self.page {
+      // SAFETY: exactly the page `mremap` mapped, unmapped once; no reference into it outlives
+      // `self`. An error would mean an invalid range, which this is not.
+      let _ = unsafe { munmap(page.as_ptr(), page_size) };
+    }
   }
 }
 
@@ -368,7 +483,10 @@ fn mode_bits(stat: &Stat) -> u32 {
 
 /// Whether the creator of a marked object still holds its liveness lock (see [`LIVE`]).
 fn creator_alive(fd: &OwnedFd, stat: &Stat) -> bool {
-  mode_bits(stat) & LIVE != 0
+  // Only this user's blocks are trusted: another user could plant an empty marked file and hold
+  // its lock to stall attaches.
+  check_own(stat).is_ok()
+    && mode_bits(stat) & LIVE != 0
     && flock(fd, FlockOperation::NonBlockingLockShared)
       .map(|()| {
         // Taken: no creator holds it. Give it back at once.
@@ -502,8 +620,17 @@ pub fn exists(os_name: &str) -> io::Result<bool> {
 pub fn at_exit(f: extern "C" fn()) {
   // SAFETY: `f` is a plain function with no captured state; registering it has no other effect.
   // The addon is never unloaded while the process runs (Node does not dlclose addons, and glibc
-  // would run the handler at dlclose if it did).
+  // would run the handler at dlclose if it did). If registering fails (no memory), names are
+  // removed as before: by close() and finalizers.
   unsafe { libc::atexit(f) };
+}
+
+/// Whether this is the process that started: a child made by `fork()` (by a native module) must
+/// not remove its parent's names when it exits.
+pub fn is_original_process() -> bool {
+  static STARTED: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+  let pid = std::process::id();
+  *STARTED.get_or_init(|| pid) == pid
 }
 
 /// How many threads with `stack` bytes of stack may run waits: without an address-space limit,

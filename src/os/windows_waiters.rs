@@ -155,13 +155,22 @@ impl WaiterTable {
     wide(&format!("{}-{process}-{serial}", self.prefix))
   }
 
-  /// Runs `f` holding the table's mutex.
+  /// Runs `f` holding the table's mutex. Every holder keeps it for a few table operations only:
+  /// one that holds it for seconds is stuck (or another program squats on the predictable name),
+  /// and waiting for it forever would block the JS thread forever, so the wait is bounded.
   fn locked<T>(&self, f: impl FnOnce() -> T) -> io::Result<T> {
+    const LOCK_TIMEOUT_MS: u32 = 5000;
     // SAFETY: `self.lock` is a mutex handle the table owns, open as long as `self` lives.
-    match unsafe { WaitForSingleObject(self.lock.as_raw_handle(), INFINITE) } {
+    match unsafe { WaitForSingleObject(self.lock.as_raw_handle(), LOCK_TIMEOUT_MS) } {
       // An abandoned mutex: its owner died holding it. Each entry is written in one piece, so the
       // table is still usable.
       WAIT_OBJECT_0 | WAIT_ABANDONED => {}
+      WAIT_TIMEOUT => {
+        return Err(io::Error::new(
+          io::ErrorKind::TimedOut,
+          "the block's waiter table has been locked by another process for 5 s",
+        ))
+      }
       _ => return Err(last_error()),
     }
     let result = f();
