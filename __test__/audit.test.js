@@ -1,0 +1,76 @@
+'use strict'
+
+// Behaviours that bugs planted by a mutation audit of 2.0.0 broke without any
+// test noticing (see docs/decisions.md): each test here fails when its bug is
+// put back.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const { getEventListeners } = require('node:events')
+const { setTimeout: sleep } = require('node:timers/promises')
+
+const { SharedMemory, uniqueName } = require('./helpers')
+
+test('waitAsync takes its abort listener off the signal once it settles, however it settles', async () => {
+  const memory = new SharedMemory(uniqueName('listener'), { size: 64 })
+  const controller = new AbortController()
+  const { signal } = controller
+  assert.equal(await memory.waitAsync(0, 1, 1000, signal), 'not-equal')
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'an immediate answer adds none')
+  assert.equal(await memory.waitAsync(0, 0, 20, signal), 'timed-out')
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'after a timeout')
+  const woken = memory.waitAsync(0, 0, 10000, signal)
+  await sleep(50)
+  assert.equal(getEventListeners(signal, 'abort').length, 1, 'while it waits')
+  memory.notify(0)
+  assert.equal(await woken, 'ok')
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'after a notify')
+  memory.close()
+})
+
+test('notify(offset, 0) wakes no one; notify(offset, 1) wakes one', async () => {
+  const memory = new SharedMemory(uniqueName('notify-zero'), { size: 64 })
+  let settled = 0
+  const waits = [memory.waitAsync(0, 0, 10000), memory.waitAsync(0, 0, 10000)].map((wait) => wait.then((result) => (settled++, result)))
+  await sleep(100)
+  assert.equal(memory.notify(0, 0), 0)
+  await sleep(100)
+  assert.equal(settled, 0, 'notify(0, 0) woke a waiter')
+  let woken = 0
+  for (let i = 0; i < 100 && woken === 0; i++) {
+    woken = memory.notify(0, 1)
+    if (woken === 0) await sleep(10) // not asleep yet
+  }
+  assert.equal(woken, 1)
+  assert.equal(await Promise.race(waits), 'ok')
+  await sleep(100)
+  assert.equal(settled, 1, 'notify(0, 1) woke exactly one')
+  memory.notify(0)
+  assert.deepEqual(await Promise.all(waits), ['ok', 'ok'])
+  memory.close()
+})
+
+test('a read-only attach is mapped read-only', { skip: process.platform !== 'linux' && 'reads /proc/self/maps' }, () => {
+  const name = uniqueName('ro-map')
+  const host = new SharedMemory(name, { size: 4096 })
+  const reader = new SharedMemory(name, { create: false, readOnly: true })
+  assert.equal(reader.read(), '') // maps it
+  const lines = fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.endsWith(`/dev/shm/${name}`))
+  const permissions = lines.map((line) => line.split(' ')[1]).sort()
+  assert.deepEqual(permissions, ['r--s', 'rw-s'], lines.join('\n'))
+  reader.close()
+  host.close()
+})
+
+test('an out-of-range readInto reports the block and the offset, not a Buffer error', () => {
+  const name = uniqueName('readinto-range')
+  const memory = new SharedMemory(name, { size: 16 })
+  assert.throws(() => memory.readInto(Buffer.alloc(4), 17), {
+    name: 'RangeError',
+    code: 'ERR_OUT_OF_RANGE',
+    message: `offset 17 is outside shared memory block "${name}" of 16 bytes`,
+  })
+  assert.equal(memory.readInto(Buffer.alloc(4), 16), 0, 'at the end: nothing to copy')
+  memory.close()
+})
