@@ -1,8 +1,7 @@
 'use strict'
 
 // Behaviours that bugs planted by a mutation audit of 2.0.0 broke without any
-// test noticing (see docs/decisions.md): each test here fails when its bug is
-// put back.
+// test noticing: each test here fails when its bug is put back.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
