@@ -106,6 +106,34 @@ pub enum Access {
   ReadOnly,
 }
 
+/// A word of a segment that a waiter thread sleeps on through the segment's own mapping: the
+/// `WatchedWord` of the systems whose `release` leaves the mapping shared until the segment is
+/// dropped (Windows; and the stub of unsupported systems). `unix.rs` has its own.
+#[cfg(not(unix))]
+pub struct SegmentWord {
+  segment: std::sync::Arc<Segment>,
+  offset: usize,
+}
+
+#[cfg(not(unix))]
+impl SegmentWord {
+  pub fn new(segment: std::sync::Arc<Segment>, offset: usize) -> SegmentWord {
+    SegmentWord { segment, offset }
+  }
+
+  /// [`Segment::wait`] on this word.
+  pub fn wait(
+    &self,
+    expected: u32,
+    deadline: Option<std::time::Instant>,
+    cancelled: &dyn Fn() -> bool,
+  ) -> std::io::Result<WaitOutcome> {
+    self
+      .segment
+      .wait(self.offset, expected, deadline, cancelled)
+  }
+}
+
 impl Segment {
   /// The 32-bit word at `offset`, to read and wait on atomically.
   ///

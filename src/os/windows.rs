@@ -370,26 +370,6 @@ pub fn is_original_process() -> bool {
   true
 }
 
-/// The word a `waitAsync` thread sleeps on: the segment's (a Windows segment keeps its view until
-/// it is dropped, so the word stays shared while the thread waits).
-pub struct WatchedWord {
-  segment: std::sync::Arc<Segment>,
-  offset: usize,
-}
-
-impl WatchedWord {
-  pub fn new(segment: std::sync::Arc<Segment>, offset: usize) -> WatchedWord {
-    WatchedWord { segment, offset }
-  }
-
-  pub fn wait(
-    &self,
-    expected: u32,
-    deadline: Option<Instant>,
-    cancelled: &dyn Fn() -> bool,
-  ) -> io::Result<WaitOutcome> {
-    self
-      .segment
-      .wait(self.offset, expected, deadline, cancelled)
-  }
-}
+/// The word a `waitAsync` thread sleeps on: the segment's own (a Windows segment keeps its view
+/// until it is dropped, so the word stays shared while the thread waits).
+pub use super::SegmentWord as WatchedWord;
