@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const { getEventListeners } = require('node:events')
 const { setTimeout: sleep } = require('node:timers/promises')
 
-const { SharedMemory, uniqueName } = require('./helpers')
+const { SharedMemory, uniqueName, whenWaitersSleep, sleepingWaiters } = require('./helpers')
 
 test('waitAsync takes its abort listener off the signal once it settles, however it settles', async () => {
   const memory = new SharedMemory(uniqueName('listener'), { size: 64 })
@@ -20,7 +20,7 @@ test('waitAsync takes its abort listener off the signal once it settles, however
   assert.equal(await memory.waitAsync(0, 0, 20, signal), 'timed-out')
   assert.equal(getEventListeners(signal, 'abort').length, 0, 'after a timeout')
   const woken = memory.waitAsync(0, 0, 10000, signal)
-  await sleep(50)
+  await whenWaitersSleep(1)
   assert.equal(getEventListeners(signal, 'abort').length, 1, 'while it waits')
   memory.notify(0)
   assert.equal(await woken, 'ok')
@@ -32,20 +32,14 @@ test('notify(offset, 0) wakes no one; notify(offset, 1) wakes one', async () => 
   const memory = new SharedMemory(uniqueName('notify-zero'), { size: 64 })
   let settled = 0
   const waits = [memory.waitAsync(0, 0, 10000), memory.waitAsync(0, 0, 10000)].map((wait) => wait.then((result) => (settled++, result)))
-  await sleep(100)
+  await whenWaitersSleep(2)
   assert.equal(memory.notify(0, 0), 0)
-  await sleep(100)
-  assert.equal(settled, 0, 'notify(0, 0) woke a waiter')
-  let woken = 0
-  for (let i = 0; i < 100 && woken === 0; i++) {
-    woken = memory.notify(0, 1)
-    if (woken === 0) await sleep(10) // not asleep yet
-  }
-  assert.equal(woken, 1)
+  assert.equal(memory.notify(0, 1), 1)
   assert.equal(await Promise.race(waits), 'ok')
-  await sleep(100)
-  assert.equal(settled, 1, 'notify(0, 1) woke exactly one')
-  memory.notify(0)
+  // One waiter settled; the other still sleeps (a notify(0, 0) that woke one would have left none).
+  assert.equal(settled, 1)
+  if (sleepingWaiters() !== null) assert.equal(sleepingWaiters(), 1)
+  assert.equal(memory.notify(0), 1)
   assert.deepEqual(await Promise.all(waits), ['ok', 'ok'])
   memory.close()
 })

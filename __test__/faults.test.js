@@ -5,9 +5,8 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, waiterThread } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, waiterThread, whenWaitersSleep } = require('./helpers')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 test('a host killed with SIGKILL leaves its clients working and its name in place until unlink', async () => {
   const name = uniqueName()
@@ -17,14 +16,23 @@ test('a host killed with SIGKILL leaves its clients working and its name in plac
   await client.next((m) => m.attached)
   const here = new SharedMemory(name, { create: false })
   assert.equal(here.data, 'from the host')
-  await sleep(100)
   host.child.kill('SIGKILL')
   assert.equal((await host.exited).signal, 'SIGKILL')
-  await sleep(200) // the client goes on working meanwhile
+  // The client goes on working: a thousand more rounds after the host died.
+  const progress = async () => {
+    const asked = client.next((m) => 'progress' in m && !seen.has(m))
+    client.child.send('progress')
+    const answer = await asked
+    seen.add(answer)
+    return answer.progress
+  }
+  const seen = new Set()
+  const atDeath = await progress()
+  while ((await progress()) < atDeath + 1000) await new Promise(setImmediate)
   client.child.send('stop')
   const report = await client.next((m) => 'rounds' in m)
   assert.equal(report.wrong, 0)
-  assert.ok(report.rounds > 1000, `only ${report.rounds} rounds`)
+  assert.ok(report.rounds >= atDeath + 1000, `only ${report.rounds} rounds`)
   // This process's mapping works too.
   here.data = 'after the crash'
   assert.equal(here.data, 'after the crash')
@@ -74,7 +82,7 @@ test('a worker that exits holding blocks and pending waitAsync calls releases ev
   assert.equal(code, 0)
   assert.deepEqual(messages, ['waiting'])
   assert.equal(SharedMemory.exists(own), false, "the worker's own block is gone")
-  await sleep(600) // its waiter threads notice within a wait slice
+  await whenWaitersSleep(0, { exactly: true }) // its waiter threads notice within a wait slice
   assert.equal(host.notify(0), 0, 'no waiter of the worker is left')
   host.data = 'main thread unaffected'
   assert.equal(host.data, 'main thread unaffected')

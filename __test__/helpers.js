@@ -72,16 +72,15 @@ function runChild(script, args = [], { timeoutMs = 20000, onMessage } = {}) {
 }
 
 /**
- * Resolves once thread `tid` of process `pid` (the main thread by default)
- * sleeps in a futex, so that a notify sent now reaches it. Elsewhere than on
- * Linux, waits half a second instead.
+ * Resolves once thread `thread` of process `pid` (the main thread by default)
+ * sleeps in a shared futex, as a wait on a block does, so that a notify sent
+ * now reaches it. Elsewhere than on Linux, waits half a second instead.
  */
 async function whenSleeping(pid, { thread = pid, timeoutMs = 10000 } = {}) {
-  const wchan = `/proc/${pid}/task/${thread}/wchan`
-  if (!fs.existsSync(wchan)) return new Promise((resolve) => setTimeout(resolve, 500))
+  if (process.platform !== 'linux') return new Promise((resolve) => setTimeout(resolve, 500))
   const started = Date.now()
-  while (!fs.readFileSync(wchan, 'utf8').includes('futex')) {
-    if (Date.now() - started > timeoutMs) throw new Error(`process ${pid} never slept in a futex`)
+  while (!inSharedFutex(thread, pid)) {
+    if (Date.now() - started > timeoutMs) throw new Error(`thread ${thread} of process ${pid} never slept in a shared futex`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
@@ -156,6 +155,44 @@ async function waiterThread(pid) {
   throw new Error('no waiter thread')
 }
 
+/** futex(2) on x86_64 and arm64, and its FUTEX_PRIVATE_FLAG. */
+const FUTEX = new Set([202, 98])
+const FUTEX_PRIVATE_FLAG = 128
+
+/**
+ * Whether thread `tid` of process `pid` sleeps in a shared futex, as waits on a block do (an idle
+ * waiter thread sleeps in a private one: its queue's condition variable).
+ */
+function inSharedFutex(tid, pid = process.pid) {
+  try {
+    const [number, , op] = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ')
+    return FUTEX.has(Number(number)) && (Number(op) & FUTEX_PRIVATE_FLAG) === 0
+  } catch {
+    return false // the thread ended meanwhile
+  }
+}
+
+/** How many waitAsync threads of this process sleep on a block's word now (Linux; elsewhere null). */
+function sleepingWaiters() {
+  if (process.platform !== 'linux') return null
+  return threadsNamed(process.pid, 'shared-memory-w').filter((tid) => inSharedFutex(tid)).length
+}
+
+/**
+ * Resolves once `count` waitAsync threads of this process sleep on a block's word (or, with
+ * `exactly`, once exactly `count` do, 0 included). Elsewhere than on Linux, waits half a second.
+ */
+async function whenWaitersSleep(count, { exactly = false, timeoutMs = 10000 } = {}) {
+  if (process.platform !== 'linux') return new Promise((resolve) => setTimeout(resolve, 500))
+  const started = Date.now()
+  for (;;) {
+    const sleeping = sleepingWaiters()
+    if (exactly ? sleeping === count : sleeping >= count) return
+    if (Date.now() - started > timeoutMs) throw new Error(`${sleeping} waiters sleep, not ${exactly ? '' : 'at least '}${count}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
 /** Calls `fn` and returns the error it throws; fails when it does not throw. */
 function thrown(fn) {
   try {
@@ -177,5 +214,7 @@ module.exports = {
   whenSleeping,
   threadsNamed,
   waiterThread,
+  sleepingWaiters,
+  whenWaitersSleep,
   collectGarbage,
 }

@@ -8,7 +8,7 @@ const { performance } = require('node:perf_hooks')
 const { Worker } = require('node:worker_threads')
 const path = require('node:path')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, threadsNamed, waiterThread } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenWaitersSleep, sleepingWaiters, threadsNamed, waiterThread } = require('./helpers')
 
 const isLinux = process.platform === 'linux'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -16,31 +16,6 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 function block(size = 64) {
   const memory = new SharedMemory(uniqueName(), size)
   return { memory, words: new Int32Array(memory.view.buffer) }
-}
-
-/** futex(2) on x86_64 and arm64, and its FUTEX_PRIVATE_FLAG. */
-const FUTEX = new Set([202, 98])
-const FUTEX_PRIVATE_FLAG = 128
-
-/**
- * Whether thread `tid` of this process sleeps in a shared futex, as waits on a block do (an idle
- * waiter thread sleeps in a private one: its queue's condition variable).
- */
-function inSharedFutex(tid) {
-  const [number, , op] = fs.readFileSync(`/proc/${process.pid}/task/${tid}/syscall`, 'utf8').split(' ')
-  return FUTEX.has(Number(number)) && (Number(op) & FUTEX_PRIVATE_FLAG) === 0
-}
-
-/** Resolves once `count` waitAsync threads of this process sleep on a block's word. */
-async function whenWaitersSleep(count) {
-  if (!isLinux) return sleep(500)
-  const started = Date.now()
-  for (;;) {
-    const sleeping = threadsNamed(process.pid, 'shared-memory-w').filter(inSharedFutex)
-    if (sleeping.length >= count) return
-    if (Date.now() - started > 10000) throw new Error(`only ${sleeping.length} of ${count} waiters sleep`)
-    await sleep(5)
-  }
 }
 
 test('wait returns not-equal at once when the value differs', () => {
@@ -141,9 +116,12 @@ test('notify wakes at most count waiters and says how many, across processes', a
     await whenSleeping(waiter.child.pid)
   }
   assert.equal(memory.notify(4, 2), 2)
-  await sleep(200)
-  const done = () => waiters.filter((w) => w.child.exitCode !== null).length
-  assert.equal(done(), 2)
+  const results = waiters.map((waiter) => waiter.next((m) => 'result' in m).then(() => waiter))
+  const first = await Promise.race(results)
+  const second = await Promise.race(results.filter((_, i) => waiters[i] !== first))
+  const third = waiters.find((waiter) => waiter !== first && waiter !== second)
+  await whenSleeping(third.child.pid) // the third still sleeps: the notify woke two, not three
+  assert.equal(third.child.exitCode, null)
   assert.equal(memory.notify(4), 1)
   for (const waiter of waiters) assert.deepEqual(await waiter.next((m) => 'result' in m), { result: 'ok' })
 })
@@ -254,8 +232,8 @@ test('a worker that exits with waitAsync calls pending is cleaned up without a c
   assert.equal(await ready, 'waiting')
   await whenWaitersSleep(3)
   assert.equal(await worker.terminate(), 1)
-  // Its waiters notice within a wait slice and wake no one afterwards.
-  await sleep(600)
+  // Its waiters notice within a wait slice, stop sleeping on the word and wake no one afterwards.
+  await whenWaitersSleep(0, { exactly: true })
   assert.equal(memory.notify(0), 0)
 })
 

@@ -7,9 +7,16 @@
 
 use std::sync::atomic::AtomicU32;
 
-#[cfg_attr(unix, path = "unix.rs")]
-#[cfg_attr(windows, path = "windows.rs")]
-#[cfg_attr(not(any(unix, windows)), path = "unsupported.rs")]
+// One `cfg` + `path` per system rather than `cfg_attr(.., path)`: tools that walk the module tree
+// (cargo-mutants, see docs/testing.md) follow a plain `path` but not one inside `cfg_attr`.
+#[cfg(unix)]
+#[path = "unix.rs"]
+mod imp;
+#[cfg(windows)]
+#[path = "windows.rs"]
+mod imp;
+#[cfg(not(any(unix, windows)))]
+#[path = "unsupported.rs"]
 mod imp;
 
 pub use imp::{at_exit, exists, is_original_process, thread_budget, unlink, Segment, WatchedWord};
@@ -21,22 +28,25 @@ pub use watch::before_async_sleep;
 use watch::{next_slice, settled_before_sleep};
 
 /// The futex of each Unix system, behind one `wait`/`wake` pair (used by `unix.rs`).
-#[cfg(unix)]
-#[cfg_attr(
-  any(target_os = "linux", target_os = "android"),
-  path = "futex_linux.rs"
-)]
-#[cfg_attr(target_os = "macos", path = "futex_macos.rs")]
-#[cfg_attr(target_os = "freebsd", path = "futex_freebsd.rs")]
-#[cfg_attr(
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[path = "futex_linux.rs"]
+mod futex;
+#[cfg(target_os = "macos")]
+#[path = "futex_macos.rs"]
+mod futex;
+#[cfg(target_os = "freebsd")]
+#[path = "futex_freebsd.rs"]
+mod futex;
+#[cfg(all(
+  unix,
   not(any(
     target_os = "linux",
     target_os = "android",
     target_os = "macos",
     target_os = "freebsd"
-  )),
-  path = "futex_unsupported.rs"
-)]
+  ))
+))]
+#[path = "futex_unsupported.rs"]
 mod futex;
 
 /// What one futex sleep ended with.

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Mutation testing: plants small bugs one at a time and checks that a test fails for each.
+# See docs/testing.md for what the areas are and what the last run scored.
+#
+#   scripts/mutants.sh [--rust | --js] [--changed REV] [--shard K/N] [AREA ...]
+#
+#   AREA        data-path, lifecycle, waiting, os-layer, name-rules (scripts/mutants/areas.js);
+#               all of them when none is named
+#   --rust      only the Rust mutants (cargo-mutants); --js only the JavaScript ones (StrykerJS)
+#   --changed   only the source files changed since REV (what CI runs)
+#   --shard     only shard K of N of each Rust file's mutants (to split a run across machines)
+#   --file      only this source file of the areas (may be repeated)
+#   MUTANTS_JOBS  mutants judged at once (default 2)
+#
+# Each mutant is judged by `cargo test` (Rust) and by the area's Node test files, fast ones first
+# (scripts/mutants/judge.js). A whole run takes hours on two cores, so it is resumable: results go
+# to $MUTANTS_OUT (default mutants.out/), one directory per source file, and a file whose run
+# finished is skipped when the script runs again (delete its directory to redo it). The score and
+# the surviving mutants are printed at the end (scripts/mutants/score.js), also for files run
+# earlier; the exit status is 1 when a mutant survived that scripts/mutants/equivalent.txt does not
+# explain.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+languages=(rust js)
+changed_since=""
+shard=""
+only_files=()
+wanted=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rust) languages=(rust) ;;
+    --js) languages=(js) ;;
+    --changed) changed_since=$2; shift ;;
+    --shard) shard=$2; shift ;;
+    --file) only_files+=("$2"); shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *) wanted+=("$1") ;;
+  esac
+  shift
+done
+
+out=$(mkdir -p "${MUTANTS_OUT:-mutants.out}" && cd "${MUTANTS_OUT:-mutants.out}" && pwd)
+[ ${#wanted[@]} -gt 0 ] || mapfile -t wanted < <(node -e 'console.log(Object.keys(require("./scripts/mutants/areas").areas).join("\n"))')
+
+# area files: the source files of one language in one area, minus unchanged ones with --changed.
+area_files() {
+  node -e '
+    const [area, language] = process.argv.slice(1)
+    const files = require("./scripts/mutants/areas").areas[area]
+    if (!files) { console.error(`no area ${area}`); process.exit(2) }
+    console.log(files[language].join("\n"))' "$1" "$2" |
+    while read -r file; do
+      [ -n "$file" ] || continue
+      if [ -n "$changed_since" ] && git diff --quiet "$changed_since" -- "$file"; then continue; fi
+      if [ ${#only_files[@]} -gt 0 ] && ! printf '%s\n' "${only_files[@]}" | grep -qxF "$file"; then continue; fi
+      echo "$file"
+    done
+}
+
+# The tree the judge runs in: this checkout's tracked files, its generated binding and its build,
+# copied, so that editing the checkout during a long run does not change what judges the mutants.
+# Rust and JavaScript each get their own (StrykerJS instruments lib/ in place).
+snapshot() {
+  local tree=$1
+  rm -rf "$tree" && mkdir -p "$tree"
+  git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$tree"
+  cp binding.js binding.d.ts shared-memory.*.node "$tree"/
+  ln -s "$root/node_modules" "$tree/node_modules"
+}
+
+# Blocks the tests create are named t-*/leak-*; a mutant can leave some behind (it may break
+# unlink itself). Remove the ones that appeared during this run.
+blocks() { find /dev/shm -maxdepth 1 \( -name 't-*' -o -name 'leak-*' \) 2>/dev/null | sort; }
+blocks_before=$(blocks)
+remove_new_blocks() { comm -13 <(echo "$blocks_before") <(blocks) | xargs -r rm -f; }
+trap remove_new_blocks EXIT
+
+[ -f shared-memory.linux-x64-gnu.node ] || npm run build
+git rev-parse HEAD > "$out/commit"
+
+# The judge must pass without mutants first, or every mutant would look caught. cargo-mutants'
+# own baseline would run once per file; this runs once per area.
+baseline_passed=()
+baseline() {
+  local language=$1 area=$2 tree=$3
+  printf '%s\n' "${baseline_passed[@]}" | grep -qxF "$language $area" && return 0
+  echo "== baseline: the $area judge without mutants"
+  if [ "$language" = rust ]; then
+    SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" cargo test --quiet -- --include-ignored
+  else
+    (cd "$tree" && node scripts/mutants/judge.js "$area")
+  fi
+  baseline_passed+=("$language $area")
+}
+
+for language in "${languages[@]}"; do
+  tree="$out/$language-tree"
+  snapshot "$tree"
+  for area in "${wanted[@]}"; do
+    for file in $(area_files "$area" "$language"); do
+      dir="$out/$language/$area/${file//\//_}"
+      if [ -f "$dir/done" ] && [ -z "$changed_since" ]; then
+        echo "== $file ($area): done earlier, skipped"
+        continue
+      fi
+      baseline "$language" "$area" "$tree"
+      echo "== $file ($area, $language)"
+      rm -rf "$dir" && mkdir -p "$dir"
+      if [ "$language" = rust ]; then
+        # cargo-mutants copies the crate per job and runs `cargo test`, whose ignored node_suite
+        # test (tests/node_suite.rs) builds the mutant's addon and runs the judge in $tree.
+        SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" \
+          cargo mutants --file "$file" --output "$dir" --jobs "${MUTANTS_JOBS:-2}" --no-shuffle \
+          --baseline skip --timeout 300 --build-timeout 300 ${shard:+--shard "$shard"} \
+          -- -- --include-ignored && status=0 || status=$?
+        # 0: all caught, 2: some missed, 3: some timed out. Anything else (the baseline failed,
+        # an interrupt) leaves the file to run again.
+        case $status in 0|2|3) touch "$dir/done" ;; *) echo "cargo mutants exited with $status" ;; esac
+      else
+        node -e '
+          const [dir, area, file] = process.argv.slice(1)
+          require("fs").writeFileSync(`${dir}/stryker.conf.json`, JSON.stringify({
+            testRunner: "command",
+            commandRunner: { command: `node scripts/mutants/judge.js ${area}` },
+            mutate: [file],
+            inPlace: true,
+            concurrency: Number(process.env.MUTANTS_JOBS || 2),
+            timeoutMS: 240000,
+            reporters: ["json", "progress"],
+            jsonReporter: { fileName: `${dir}/report.json` },
+            tempDirName: `${dir}/stryker-tmp`,
+            cleanTempDir: true,
+          }, null, 2))' "$dir" "$area" "$file"
+        (cd "$tree" && node "$root/node_modules/@stryker-mutator/core/bin/stryker.js" run "$dir/stryker.conf.json") &&
+          [ -f "$dir/report.json" ] && touch "$dir/done"
+      fi
+    done
+  done
+done
+
+node scripts/mutants/score.js "$out" "${wanted[@]}"

@@ -1,0 +1,58 @@
+'use strict'
+
+// The areas a mutation run is split into (docs/testing.md): which source files
+// each one mutates, and which test files judge its mutants. The judge runs the
+// test files in this order and stops at the first that fails, so the fast
+// files come first and a caught mutant costs seconds; a surviving mutant costs
+// the whole list.
+
+// Under three seconds each here, together about fifteen.
+const fast = [
+  'module.test.js',
+  'bad-input.test.js',
+  'errors.test.js',
+  'offsets.test.js',
+  'memory.test.js',
+  'data-path.test.js',
+  'no-space.test.js',
+  'esm.test.mjs',
+  'lifecycle.test.js',
+  'processes.test.js',
+  'audit.test.js',
+  'python.test.js',
+  'load.test.js',
+  'view.test.js',
+  'random.test.js',
+  'faults.test.js',
+  'options.test.js',
+]
+
+const areas = {
+  'data-path': {
+    rust: ['src/view.rs', 'src/js.rs'],
+    js: ['lib/shared-memory.js', 'lib/memory.js', 'lib/bytes.js', 'lib/pool.js'],
+    tests: [...fast, 'close.test.js', 'wait.test.js'],
+  },
+  lifecycle: {
+    rust: ['src/block.rs', 'src/shared_memory.rs', 'src/options.rs', 'src/id.rs', 'src/error.rs'],
+    js: ['lib/errors.js'],
+    tests: [...fast, 'close.test.js', 'hostile.test.js', 'wait.test.js', 'leaks.test.js'],
+  },
+  waiting: {
+    rust: ['src/wait.rs', 'src/os/watch.rs', 'src/os/futex_linux.rs'],
+    js: [],
+    tests: [...fast, 'wait.test.js', 'close.test.js'],
+  },
+  'os-layer': {
+    rust: ['src/os/unix.rs', 'src/os/mod.rs'],
+    js: [],
+    tests: [...fast, 'close.test.js', 'hostile.test.js', 'wait.test.js', 'leaks.test.js'],
+  },
+  'name-rules': {
+    rust: ['src/name.rs', 'src/rules.rs'],
+    js: [],
+    tests: [...fast, 'hostile.test.js'],
+  },
+}
+
+module.exports = { areas }

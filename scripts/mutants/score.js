@@ -1,0 +1,115 @@
+'use strict'
+
+// Prints the mutation score of each area and the mutants that survived, from
+// the results scripts/mutants.sh left in its output directory.
+// Usage: node scripts/mutants/score.js <output dir> [area ...]
+// Exit status 1 when a survivor is not explained in equivalent.txt.
+//
+// Score = caught / (caught + survived), over viable mutants: ones that do not
+// build (Rust "unviable") are not counted, and survivors equivalent.txt lists
+// as equivalent (no test can tell them from the original) are left out of both.
+
+const fs = require('node:fs')
+const path = require('node:path')
+const { areas } = require('./areas')
+
+const [outDir, ...wanted] = process.argv.slice(2)
+const root = path.resolve(__dirname, '..', '..')
+
+/** "key | why" lines; the key is what this script prints for a survivor. */
+function readEquivalents() {
+  const text = fs.readFileSync(path.join(__dirname, 'equivalent.txt'), 'utf8')
+  const explained = new Map()
+  for (const line of text.split('\n')) {
+    if (!line.trim() || line.startsWith('#')) continue
+    const bar = line.lastIndexOf(' | ')
+    if (bar < 0) throw new Error(`equivalent.txt: no " | reason" in: ${line}`)
+    explained.set(line.slice(0, bar).trim(), line.slice(bar + 3).trim())
+  }
+  return explained
+}
+
+/** Rust: cargo-mutants' outcome lists. Keys drop line and column, which move with edits. */
+function rustResults(dir) {
+  const list = (name) => {
+    const file = path.join(dir, 'mutants.out', name)
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []
+  }
+  const key = (line) => line.replace(/^([^:]+):\d+:\d+: /, '$1: ')
+  return {
+    caught: list('caught.txt').length + list('timeout.txt').length,
+    survived: list('missed.txt').map((line) => ({ key: key(line), where: line })),
+  }
+}
+
+/** JavaScript: StrykerJS's JSON report. Keys name the mutator, the replacement and the source line. */
+function jsResults(dir, file) {
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'))
+  const source = fs.readFileSync(path.join(root, file), 'utf8').split('\n')
+  let caught = 0
+  const survived = []
+  for (const [name, entry] of Object.entries(report.files)) {
+    const lines = entry.source ? entry.source.split('\n') : source
+    for (const mutant of entry.mutants) {
+      if (mutant.status === 'Killed' || mutant.status === 'Timeout') caught++
+      else if (mutant.status === 'Survived' || mutant.status === 'NoCoverage') {
+        const line = mutant.location.start.line
+        const original = (lines[line - 1] || '').trim()
+        const replacement = (mutant.replacement || '').replace(/\s+/g, ' ')
+        survived.push({
+          key: `${name}: ${mutant.mutatorName} -> ${replacement} in ${original}`,
+          where: `${name}:${line}: ${mutant.mutatorName} -> ${replacement}`,
+        })
+      }
+    }
+  }
+  return { caught, survived }
+}
+
+const explained = readEquivalents()
+const rows = []
+const unexplained = []
+const equivalentSeen = []
+for (const area of wanted.length ? wanted : Object.keys(areas)) {
+  let caught = 0
+  let survived = 0
+  let equivalent = 0
+  let missing = 0
+  for (const language of ['rust', 'js']) {
+    for (const file of areas[area][language]) {
+      const dir = path.join(outDir, language, area, file.replace(/\//g, '_'))
+      if (!fs.existsSync(path.join(dir, 'done'))) {
+        missing++
+        continue
+      }
+      const result = language === 'rust' ? rustResults(dir) : jsResults(dir, file)
+      caught += result.caught
+      for (const mutant of result.survived) {
+        if (explained.has(mutant.key)) {
+          equivalent++
+          equivalentSeen.push(mutant.key)
+        } else {
+          survived++
+          unexplained.push(`${area}  ${mutant.where}\n    key: ${mutant.key}`)
+        }
+      }
+    }
+  }
+  const viable = caught + survived
+  const score = viable ? ((100 * caught) / viable).toFixed(1) + ' %' : '-'
+  rows.push({ area, caught, survived, equivalent, score, 'files not run': missing })
+}
+
+console.table(rows)
+const total = rows.reduce((sum, row) => ({ caught: sum.caught + row.caught, survived: sum.survived + row.survived }), {
+  caught: 0,
+  survived: 0,
+})
+if (total.caught + total.survived) {
+  console.log(`overall: ${total.caught} caught of ${total.caught + total.survived} viable mutants (${((100 * total.caught) / (total.caught + total.survived)).toFixed(1)} %), ${equivalentSeen.length} equivalent left out`)
+}
+if (unexplained.length) {
+  console.log(`\n${unexplained.length} surviving mutants (not in scripts/mutants/equivalent.txt):`)
+  console.log(unexplained.join('\n'))
+  process.exitCode = 1
+}
