@@ -71,11 +71,17 @@ snapshot() {
   ln -s "$root/node_modules" "$tree/node_modules"
 }
 
-# Blocks the tests create are named t-*/leak-*; a mutant can leave some behind (it may break
-# unlink itself). Remove the ones that appeared during this run.
+# Blocks the tests create are named t-<tag>-<pid>-<id> (leak-<pid>-... in the leak test); a
+# mutant can leave some behind (it may break unlink itself). Remove the ones that appeared during
+# this run and whose process is gone: another run at the same time may still be using its own.
 blocks() { find /dev/shm -maxdepth 1 \( -name 't-*' -o -name 'leak-*' \) 2>/dev/null | sort; }
 blocks_before=$(blocks)
-remove_new_blocks() { comm -13 <(echo "$blocks_before") <(blocks) | xargs -r rm -f; }
+remove_new_blocks() {
+  comm -13 <(echo "$blocks_before") <(blocks) | while read -r block; do
+    pid=$(basename "$block" | tr '-' '\n' | grep -m1 -xE '[0-9]+' || true)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -f "$block"; fi
+  done
+}
 trap remove_new_blocks EXIT
 
 [ -f shared-memory.linux-x64-gnu.node ] || npm run build
