@@ -367,6 +367,36 @@ mod tests {
   }
 
   #[test]
+  fn create_or_open_tries_again_when_the_name_goes_between_its_two_steps() {
+    // One thread creates and removes the block as fast as it can; the other creates or attaches.
+    // When the name goes between the other's failed create and its open, the open finds nothing:
+    // it must try again rather than fail.
+    let name = unique("flicker");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flicker = {
+      let (name, stop) = (name.clone(), Arc::clone(&stop));
+      std::thread::spawn(move || {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+          if let Ok(mut block) = Block::create(&name, 64, 0o600, false) {
+            block.unlink().unwrap();
+          }
+        }
+      })
+    };
+    let outcome = (0..20_000).try_for_each(|_| {
+      let (mut block, created) = Block::create_or_open(&name, 64, 0o600, Access::ReadWrite, false)?;
+      if created {
+        block.unlink()?;
+      }
+      Ok::<_, io::Error>(())
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flicker.join().unwrap();
+    let _ = os::unlink(&name);
+    outcome.unwrap();
+  }
+
+  #[test]
   fn a_host_does_not_remove_a_newer_block_of_the_same_name() {
     let name = unique("reused");
     let mut old = Block::create(&name, 8, 0o600, false).unwrap();
