@@ -93,6 +93,13 @@ test('offsets and lengths outside the block are RangeErrors, and nothing is writ
       const error = thrown(call)
       assert.equal(error.constructor, RangeError, `offset ${offset}: ${error.message}`)
       assert.equal(error.code, 'ERR_OUT_OF_RANGE')
+      // Our message, not the one Node's own Buffer checks would give: it names the block.
+      assert.equal(
+        error.message,
+        offset === 9
+          ? `offset 9 is outside shared memory block "${memory.name}" of 8 bytes`
+          : `offset must be a non-negative safe integer, got ${offset}`,
+      )
     }
   }
   for (const [offset, length] of [[0, 9], [4, 5], [8, 1], [0, -1], [0, 0.5], [0, NaN]]) {
@@ -100,6 +107,12 @@ test('offsets and lengths outside the block are RangeErrors, and nothing is writ
       const error = thrown(call)
       assert.equal(error.constructor, RangeError, `${offset}, ${length}: ${error.message}`)
       assert.equal(error.code, 'ERR_OUT_OF_RANGE')
+      assert.equal(
+        error.message,
+        Number.isSafeInteger(length) && length >= 0
+          ? `${length} bytes at offset ${offset} reach past the end of shared memory block "${memory.name}" of 8 bytes`
+          : `length must be a non-negative safe integer, got ${length}`,
+      )
     }
   }
   assert.deepEqual(memory.readBuffer(), before)
@@ -107,8 +120,15 @@ test('offsets and lengths outside the block are RangeErrors, and nothing is writ
 
 test('data that does not fit after the offset is ERR_SHM_TOO_LARGE, and nothing is written', () => {
   const memory = block(8)
-  for (const call of [() => memory.write('abcde', 4), () => memory.write(Buffer.alloc(5), 4), () => memory.write('€€', 3)]) {
-    assert.equal(thrown(call).code, 'ERR_SHM_TOO_LARGE')
+  for (const [call, what, bytes, room] of [
+    [() => memory.write('abcde', 4), 'string', 5, 4],
+    [() => memory.write(Buffer.alloc(5), 4), 'data', 5, 4],
+    [() => memory.write('€€', 3), 'string', 6, 5],
+  ]) {
+    const error = thrown(call)
+    assert.equal(error.constructor, Error)
+    assert.equal(error.code, 'ERR_SHM_TOO_LARGE')
+    assert.equal(error.message, `${what} of ${bytes} bytes does not fit in shared memory block "${memory.name}" (${room} bytes available)`)
   }
   assert.equal(memory.view.toString('latin1'), '........')
 })
