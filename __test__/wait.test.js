@@ -54,8 +54,8 @@ test('expected is coerced like Atomics.wait does (ToInt32)', () => {
   for (const expected of [0, NaN, Infinity, '', null, false, 2 ** 32, -0.5]) {
     assert.equal(memory.wait(0, expected, 0), 'timed-out', String(expected))
   }
-  assert.throws(() => memory.wait(0, Symbol('x'), 0), TypeError)
-  assert.throws(() => memory.wait(0, 1n, 0), TypeError)
+  assert.throws(() => memory.wait(0, Symbol('x'), 0), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: 'expected must be a number, got a symbol' })
+  assert.throws(() => memory.wait(0, 1n, 0), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: 'expected must be a number, got a bigint' })
 })
 
 test('offsets must be multiples of 4 inside the block; timeouts and counts must be numbers', async () => {
