@@ -75,11 +75,17 @@ test('a worker that exits holding blocks and pending waitAsync calls releases ev
   const worker = new Worker(path.join(__dirname, 'fixtures', 'exiting-worker.js'), { workerData: { shared: host.name, own } })
   const messages = []
   worker.on('message', (message) => messages.push(message))
-  const code = await new Promise((resolve, reject) => {
+  const exited = new Promise((resolve, reject) => {
     worker.on('error', reject)
     worker.on('exit', resolve)
   })
-  assert.equal(code, 0)
+  await new Promise((resolve) => worker.once('message', resolve))
+  await whenWaitersSleep(3).catch((error) => {
+    worker.terminate()
+    throw error
+  }) // its three waits sleep on the words
+  worker.postMessage('exit')
+  assert.equal(await exited, 0)
   assert.deepEqual(messages, ['waiting'])
   assert.equal(SharedMemory.exists(own), false, "the worker's own block is gone")
   await whenWaitersSleep(0, { exactly: true }) // its waiter threads notice within a wait slice

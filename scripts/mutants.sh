@@ -2,12 +2,14 @@
 # Mutation testing: plants small bugs one at a time and checks that a test fails for each.
 # See docs/testing.md for what the areas are and what the last run scored.
 #
-#   scripts/mutants.sh [--rust | --js] [--changed REV] [--shard K/N] [AREA ...]
+#   scripts/mutants.sh [--rust | --js] [--changed REV] [--unit-only] [--shard K/N] [AREA ...]
 #
 #   AREA        data-path, lifecycle, waiting, os-layer, name-rules (scripts/mutants/areas.js);
 #               all of them when none is named
 #   --rust      only the Rust mutants (cargo-mutants); --js only the JavaScript ones (StrykerJS)
-#   --changed   only the source files changed since REV (what CI runs)
+#   --changed   only mutants on the lines changed since REV, at most MUTANTS_LIMIT (default 10)
+#               per file, picked evenly (what CI runs)
+#   --unit-only judge Rust mutants by `cargo test` alone, without the Node suite (the pure rules)
 #   --shard     only shard K of N of each Rust file's mutants (to split a run across machines)
 #   --file      only this source file of the areas (may be repeated)
 #   MUTANTS_JOBS  mutants judged at once (default 2)
@@ -25,6 +27,7 @@ cd "$root"
 
 languages=(rust js)
 changed_since=""
+unit_only=""
 shard=""
 only_files=()
 wanted=()
@@ -33,16 +36,19 @@ while [ $# -gt 0 ]; do
     --rust) languages=(rust) ;;
     --js) languages=(js) ;;
     --changed) changed_since=$2; shift ;;
+    --unit-only) unit_only=1 ;;
     --shard) shard=$2; shift ;;
     --file) only_files+=("$2"); shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) wanted+=("$1") ;;
   esac
   shift
 done
 
-out=$(mkdir -p "${MUTANTS_OUT:-mutants.out}" && cd "${MUTANTS_OUT:-mutants.out}" && pwd)
+# A partial run (--changed, --unit-only) keeps its results apart from those of the full run.
+out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${unit_only:+/unit-only}
+out=$(mkdir -p "$out" && cd "$out" && pwd)
 [ ${#wanted[@]} -gt 0 ] || mapfile -t wanted < <(node -e 'console.log(Object.keys(require("./scripts/mutants/areas").areas).join("\n"))')
 
 # area files: the source files of one language in one area, minus unchanged ones with --changed.
@@ -95,7 +101,7 @@ baseline() {
   printf '%s\n' "${baseline_passed[@]}" | grep -qxF "$language $area" && return 0
   echo "== baseline: the $area judge without mutants"
   if [ "$language" = rust ]; then
-    SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" cargo test --quiet -- --include-ignored
+    SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" cargo test --quiet -- ${unit_only:---include-ignored}
   else
     (cd "$tree" && node scripts/mutants/judge.js "$area")
   fi
@@ -118,20 +124,43 @@ for language in "${languages[@]}"; do
       if [ "$language" = rust ]; then
         # cargo-mutants copies the crate per job and runs `cargo test`, whose ignored node_suite
         # test (tests/node_suite.rs) builds the mutant's addon and runs the judge in $tree.
+        selection=(--file "$file")
+        if [ -n "$changed_since" ]; then
+          git diff "$changed_since" -- "$file" > "$dir/changes.diff"
+          selection+=(--in-diff "$dir/changes.diff")
+          count=$(cargo mutants "${selection[@]}" --list 2>/dev/null | wc -l)
+          shards=$(( (count + ${MUTANTS_LIMIT:-10} - 1) / ${MUTANTS_LIMIT:-10} ))
+          [ "$shards" -gt 1 ] && selection+=(--shard "1/$shards")
+        fi
         SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" \
-          cargo mutants --file "$file" --output "$dir" --jobs "${MUTANTS_JOBS:-2}" --no-shuffle \
+          cargo mutants "${selection[@]}" --output "$dir" --jobs "${MUTANTS_JOBS:-2}" --no-shuffle \
           --baseline skip --timeout 300 --build-timeout 300 ${shard:+--shard "$shard"} \
-          -- -- --include-ignored && status=0 || status=$?
+          -- ${unit_only:--- --include-ignored} && status=0 || status=$?
         # 0: all caught, 2: some missed, 3: some timed out. Anything else (the baseline failed,
         # an interrupt) leaves the file to run again.
         case $status in 0|2|3) touch "$dir/done" ;; *) echo "cargo mutants exited with $status" ;; esac
       else
+        # With --changed, StrykerJS mutates line ranges: the changed lines, evenly thinned to
+        # MUTANTS_LIMIT lines (a line holds about two mutants).
+        ranges=$file
+        if [ -n "$changed_since" ]; then
+          ranges=$(git diff -U0 "$changed_since" -- "$file" | node -e '
+            const [file, limit] = process.argv.slice(1)
+            const lines = []
+            for (const [, start, count = "1"] of require("fs").readFileSync(0, "utf8").matchAll(/^@@ -\S+ \+(\d+)(?:,(\d+))? @@/gm))
+              for (let line = +start; line < +start + +count; line++) lines.push(line)
+            const step = Math.max(1, lines.length / Math.ceil(limit / 2))
+            const picked = []
+            for (let i = 0; i < lines.length; i += step) picked.push(lines[Math.floor(i)])
+            console.log(picked.map((line) => `${file}:${line}-${line}`).join(","))' "$file" "${MUTANTS_LIMIT:-10}")
+          [ -n "$ranges" ] || { touch "$dir/done"; continue; }
+        fi
         node -e '
-          const [dir, area, file] = process.argv.slice(1)
+          const [dir, area, ranges] = process.argv.slice(1)
           require("fs").writeFileSync(`${dir}/stryker.conf.json`, JSON.stringify({
             testRunner: "command",
             commandRunner: { command: `node scripts/mutants/judge.js ${area}` },
-            mutate: [file],
+            mutate: ranges.split(","),
             inPlace: true,
             concurrency: Number(process.env.MUTANTS_JOBS || 2),
             timeoutMS: 240000,
@@ -139,7 +168,7 @@ for language in "${languages[@]}"; do
             jsonReporter: { fileName: `${dir}/report.json` },
             tempDirName: `${dir}/stryker-tmp`,
             cleanTempDir: true,
-          }, null, 2))' "$dir" "$area" "$file"
+          }, null, 2))' "$dir" "$area" "$ranges"
         (cd "$tree" && node "$root/node_modules/@stryker-mutator/core/bin/stryker.js" run "$dir/stryker.conf.json") &&
           [ -f "$dir/report.json" ] && touch "$dir/done"
       fi
