@@ -39,11 +39,26 @@ test('attaching with a size larger than the block fails with ERR_SHM_TOO_LARGE',
   assert.equal(host.size, 4096)
 })
 
-test('unusable names fail with ERR_SHM_INVALID_NAME', () => {
+test('unusable names fail with ERR_SHM_INVALID_NAME, saying why', () => {
   const tooLong = process.platform === 'darwin' ? 31 : 300
-  for (const name of ['', 'a/b', '/abs', '../x', 'a\\b', 'nul\0byte', '.', '..', 'x'.repeat(tooLong)]) {
-    expectError(() => new SharedMemory(name, 8), Error, 'ERR_SHM_INVALID_NAME', /invalid shared memory block name/)
-    expectError(() => new SharedMemory(name, 8, false, false), Error, 'ERR_SHM_INVALID_NAME')
+  const why = {
+    '': 'a name must not be empty',
+    'a/b': "a name must not contain '/'",
+    '/abs': "a name must not contain '/'",
+    '../x': "a name must not contain '/'",
+    'a\\b': "a name must not contain '\\'",
+    'nul\0byte': 'a name must not contain NUL',
+    '.': "'.' and '..' are not block names",
+    '..': "'.' and '..' are not block names",
+    ['x'.repeat(tooLong)]: /^a name may have at most \d+ bytes on this platform$/,
+  }
+  for (const [name, reason] of Object.entries(why)) {
+    for (const create of [() => new SharedMemory(name, 8), () => new SharedMemory(name, 8, false, false)]) {
+      const error = expectError(create, Error, 'ERR_SHM_INVALID_NAME', /^invalid shared memory block name "/)
+      const said = error.message.slice(error.message.indexOf('": ') + 3)
+      if (typeof reason === 'string') assert.equal(said, reason)
+      else assert.match(said, reason)
+    }
   }
 })
 
