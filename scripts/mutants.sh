@@ -46,6 +46,10 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# What `cargo test` passes to the test binaries: the ignored node_suite test runs the Node suite.
+test_args=(--include-ignored)
+[ -z "$unit_only" ] || test_args=()
+
 # A partial run (--changed, --unit-only) keeps its results apart from those of the full run.
 out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${unit_only:+/unit-only}
 out=$(mkdir -p "$out" && cd "$out" && pwd)
@@ -101,7 +105,7 @@ baseline() {
   printf '%s\n' "${baseline_passed[@]}" | grep -qxF "$language $area" && return 0
   echo "== baseline: the $area judge without mutants"
   if [ "$language" = rust ]; then
-    SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" cargo test --quiet -- ${unit_only:---include-ignored}
+    SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" cargo test --quiet -- "${test_args[@]}"
   else
     (cd "$tree" && node scripts/mutants/judge.js "$area")
   fi
@@ -135,7 +139,7 @@ for language in "${languages[@]}"; do
         SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" \
           cargo mutants "${selection[@]}" --output "$dir" --jobs "${MUTANTS_JOBS:-2}" --no-shuffle \
           --baseline skip --timeout 300 --build-timeout 300 ${shard:+--shard "$shard"} \
-          -- ${unit_only:--- --include-ignored} && status=0 || status=$?
+          -- ${test_args[@]:+-- "${test_args[@]}"} && status=0 || status=$?
         # 0: all caught, 2: some missed, 3: some timed out. Anything else (the baseline failed,
         # an interrupt) leaves the file to run again.
         case $status in 0|2|3) touch "$dir/done" ;; *) echo "cargo mutants exited with $status" ;; esac

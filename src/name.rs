@@ -117,6 +117,24 @@ mod tests {
   ];
 
   #[test]
+  fn each_refusal_says_why() {
+    let said = |name: &str| {
+      os_name(name, false, Platform::Linux)
+        .unwrap_err()
+        .to_string()
+    };
+    assert_eq!(said(""), "a name must not be empty");
+    assert_eq!(said("a/b"), "a name must not contain '/'");
+    assert_eq!(said("a\\b"), "a name must not contain '\\'");
+    assert_eq!(said("a\0b"), "a name must not contain NUL");
+    assert_eq!(said(".."), "'.' and '..' are not block names");
+    assert_eq!(
+      said(&"x".repeat(300)),
+      "a name may have at most 254 bytes on this platform"
+    );
+  }
+
+  #[test]
   fn unix_names_get_a_leading_slash_and_ignore_global() {
     for platform in [Platform::Linux, Platform::MacOs, Platform::OtherUnix] {
       assert_eq!(os_name("abc", false, platform).unwrap(), "/abc");
