@@ -114,6 +114,19 @@ test('a block larger than a Buffer may be has no view, and reads and writes stil
     assert.equal(memory.read(size - 20), 'at the far end')
     memory.data = 'at the start'
     assert.equal(memory.data, 'at the start')
+    // A shorter string over a longer one ends with a NUL; one that fills the rest has none; one
+    // too large is refused and writes nothing.
+    memory.write('a longer text', size - 20)
+    memory.write('short', size - 20)
+    assert.equal(memory.read(size - 20), 'short')
+    memory.write('x'.repeat(20), size - 20)
+    assert.equal(memory.read(size - 20), 'x'.repeat(20))
+    assert.throws(() => memory.write('y'.repeat(21), size - 20), {
+      code: 'ERR_SHM_TOO_LARGE',
+      message: `string of 21 bytes does not fit in shared memory block "${memory.name}" (20 bytes available)`,
+    })
+    assert.equal(memory.read(size - 20), 'x'.repeat(20))
+    memory.write('at the far end', size - 20)
     const target = Buffer.alloc(6)
     assert.equal(memory.readInto(target, size - 20), 6)
     assert.equal(target.toString(), 'at the')

@@ -28,7 +28,7 @@ const EMPTY = new Uint8ArrayConstructor(0)
  * null when it is not binary data.
  */
 function bytesOf(value) {
-  if (typeof value !== 'object' || value === null) return null
+  // Every check below answers "not binary" for a primitive, null and undefined included.
   const tag = typedArrayTag.call(value) // undefined for anything but a TypedArray
   // A Uint8Array is used as it is: its true length is read where it is used (byteLength).
   if (tag === 'Uint8Array') return value
