@@ -7,6 +7,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { MessageChannel } = require('node:worker_threads')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
 
 const { SharedMemory, uniqueName } = require('./helpers')
 
@@ -72,6 +74,19 @@ test('successive small reads each get bytes of their own from the pool', () => {
     Array.from({ length: 100 }, (_, i) => i),
   )
   memory.close()
+})
+
+test('a 0-byte copy as the first copy a process makes is an empty Buffer', () => {
+  // The pool is made on first use; a fresh process shows whether a 0-byte first copy finds it.
+  const script = `
+    const SharedMemory = require(${JSON.stringify(path.resolve(__dirname, '..'))})
+    const memory = new SharedMemory(process.argv[1], { size: 8 })
+    const empty = memory.readBuffer(8)
+    const next = memory.readBuffer(0, 2)
+    memory.close()
+    console.log(JSON.stringify([Buffer.isBuffer(empty), empty.length, next.length]))`
+  const output = execFileSync(process.execPath, ['-e', script, uniqueName('first-copy')], { encoding: 'utf8' })
+  assert.deepEqual(JSON.parse(output), [true, 0, 2])
 })
 
 test('transferring a pooled copy leaves every other copy and every later read intact', { timeout: 10000 }, async () => {
