@@ -139,14 +139,6 @@ impl AsyncWait {
       None => drop(self.settle.lock().unwrap_or_else(|e| e.into_inner()).take()),
     }
   }
-
-  fn is_pending(&self) -> bool {
-    self
-      .settle
-      .lock()
-      .unwrap_or_else(|e| e.into_inner())
-      .is_some()
-  }
 }
 
 /// The `waitAsync` calls in flight of one block, by id, to cancel on abort or `close()`.
@@ -162,10 +154,9 @@ impl PendingWaits {
     let id = self.next;
     self.next = self.next.wrapping_add(1);
     if self.waits.len() >= 64 && self.waits.len().is_power_of_two() {
-      // Forget finished waits now and then, so the map stays as small as the waits in flight.
-      self
-        .waits
-        .retain(|_, wait| wait.upgrade().is_some_and(|w| w.is_pending()));
+      // Forget finished waits now and then, so the map stays as small as the waits in flight (a
+      // wait is dropped with its job, once its thread has settled it).
+      self.waits.retain(|_, wait| wait.strong_count() > 0);
     }
     self.waits.insert(id, Arc::downgrade(&job.wait));
     id
