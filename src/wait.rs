@@ -142,41 +142,72 @@ impl AsyncWait {
 }
 
 /// The `waitAsync` calls in flight of one block, by id, to cancel on abort or `close()`.
-#[derive(Default)]
-pub struct PendingWaits {
-  waits: HashMap<u32, Weak<AsyncWait>>,
+pub type PendingWaits = Tracked<AsyncWait>;
+
+/// Things in flight by id, held weakly: each is dropped by its owner when it finishes, and
+/// forgotten here after that. (Generic so that its unit test needs no JS callback.)
+pub struct Tracked<T> {
+  items: HashMap<u32, Weak<T>>,
   next: u32,
 }
 
-impl PendingWaits {
-  /// Registers the wait of `job`; returns its id.
-  pub fn add(&mut self, job: &Job) -> u32 {
+impl<T> Default for Tracked<T> {
+  fn default() -> Self {
+    Tracked {
+      items: HashMap::new(),
+      next: 0,
+    }
+  }
+}
+
+impl<T> Tracked<T> {
+  /// Registers `item`; returns its id.
+  fn track(&mut self, item: &Arc<T>) -> u32 {
     let id = self.next;
     self.next = self.next.wrapping_add(1);
-    if self.waits.len() >= 64 && self.waits.len().is_power_of_two() {
-      // Forget finished waits now and then, so the map stays as small as the waits in flight (a
-      // wait is dropped with its job, once its thread has settled it).
-      self.waits.retain(|_, wait| wait.strong_count() > 0);
+    if self.items.len() >= 64 && self.items.len().is_power_of_two() {
+      // Forget finished ones now and then, so the map stays as small as what is in flight.
+      self.items.retain(|_, item| item.strong_count() > 0);
     }
-    self.waits.insert(id, Arc::downgrade(&job.wait));
+    self.items.insert(id, Arc::downgrade(item));
     id
+  }
+
+  /// Removes `id`; returns it if it is still in flight.
+  fn take(&mut self, id: u32) -> Option<Arc<T>> {
+    self.items.remove(&id).and_then(|item| item.upgrade())
+  }
+
+  /// Removes every item; returns those still in flight.
+  fn take_all(&mut self) -> Vec<Arc<T>> {
+    self
+      .items
+      .drain()
+      .filter_map(|(_, item)| item.upgrade())
+      .collect()
+  }
+}
+
+impl Tracked<AsyncWait> {
+  /// Registers the wait of `job` (a wait is dropped with its job, once its thread settled it);
+  /// returns its id.
+  pub fn add(&mut self, job: &Job) -> u32 {
+    self.track(&job.wait)
   }
 
   /// Stops the wait `id` (its signal was aborted); its promise is settled in JS.
   pub fn cancel(&mut self, id: u32) {
-    if let Some(wait) = self.waits.remove(&id).and_then(|wait| wait.upgrade()) {
+    if let Some(wait) = self.take(id) {
       wait.cancel(None);
     }
   }
 
   /// Stops every wait; with the block's `name`, their promises reject with `ERR_SHM_CLOSED`.
   pub fn cancel_all(&mut self, closed: Option<&str>) {
-    for (_, wait) in self.waits.drain() {
-      if let Some(wait) = wait.upgrade() {
-        wait.cancel(closed.map(|name| ShmError::Closed {
-          name: name.to_owned(),
-        }));
-      }
+    for wait in self.take_all() {
+      wait.cancel(closed.map(|name| ShmError::Closed {
+        name: name.to_owned(),
+      }));
     }
   }
 }
@@ -316,6 +347,36 @@ impl WaiterThreads {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn tracked_items_are_forgotten_once_dropped_and_every_live_one_is_kept() {
+    let mut tracked = Tracked::<u32>::default();
+    let live: Vec<(u32, Arc<u32>)> = (0..100)
+      .map(|n| {
+        let item = Arc::new(n);
+        (tracked.track(&item), item)
+      })
+      .collect();
+    // Ten thousand that finish (are dropped) at once: the map stays near the live ones.
+    for n in 0..10_000 {
+      tracked.track(&Arc::new(n));
+      assert!(
+        tracked.items.len() <= 2 * (live.len() + 64),
+        "{}",
+        tracked.items.len()
+      );
+    }
+    for (id, item) in &live[..50] {
+      assert!(Arc::ptr_eq(&tracked.take(*id).expect("a live item"), item));
+      assert!(tracked.take(*id).is_none(), "taken twice");
+    }
+    let rest = tracked.take_all();
+    assert_eq!(rest.len(), 50);
+    assert!(live[50..]
+      .iter()
+      .all(|(_, item)| rest.iter().any(|r| Arc::ptr_eq(r, item))));
+    assert!(tracked.take_all().is_empty());
+  }
 
   #[test]
   fn timeouts_too_long_to_represent_wait_forever_and_negative_ones_not_at_all() {
