@@ -22,6 +22,9 @@
 # earlier; the exit status is 1 when a mutant survived that scripts/mutants/equivalent.txt does not
 # explain.
 set -euo pipefail
+# Everything is in main(), which bash reads whole before it runs: editing this file during a run
+# (a run takes hours) cannot change what the run does.
+main() {
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
@@ -181,3 +184,6 @@ for language in "${languages[@]}"; do
 done
 
 node scripts/mutants/score.js "$out" "${wanted[@]}"
+}
+
+main "$@"
