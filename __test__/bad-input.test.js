@@ -37,13 +37,27 @@ const values = {
   Buffer: Buffer.alloc(1),
 }
 
-/** Runs `call` and describes how it ended: 'ok', or [class, code]. */
-function outcome(call) {
+/** How the messages of ERR_INVALID_ARG_TYPE end: `got <this>`. */
+function typeOf(value) {
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  const type = typeof value
+  return type === 'object' ? 'an object' : `a ${type}`
+}
+
+/** Runs `call` (on `value`, if given) and describes how it ended: 'ok', or [class, code]. */
+function outcome(call, ...value) {
   try {
-    const result = call()
+    const result = call(...value)
     if (result instanceof SharedMemory) result.close()
     return OK
   } catch (error) {
+    // A wrong type names the type it got, whichever layer threw (lib/errors.js or src/js.rs).
+    // (A size left out when creating says so instead.)
+    const named = value.length === 0 || error.message.endsWith(`, got ${typeOf(value[0])}`) || error.message.endsWith('to create a block (or set create: false to attach)')
+    if (error.code === 'ERR_INVALID_ARG_TYPE' && !named) {
+      return [error.constructor, `${error.code} with the message "${error.message}"`]
+    }
     return [error.constructor, error.code]
   }
 }
@@ -63,7 +77,7 @@ const show = (o) => (o === OK ? 'ok' : `${o[0].name} ${o[1]}`)
 function table(member, call, expected, failures) {
   for (const [label, value] of Object.entries(values)) {
     const want = label in expected ? expected[label] : expected.rest
-    const got = outcome(() => call(value))
+    const got = outcome(call, value)
     if (show(got) !== show(want)) failures.push(`${member}(${label}): expected ${show(want)}, got ${show(got)}`)
   }
 }
