@@ -10,6 +10,8 @@
 #   --changed   only mutants on the lines changed since REV, at most MUTANTS_LIMIT (default 10)
 #               per file, picked evenly (what CI runs)
 #   --unit-only judge Rust mutants by `cargo test` alone, without the Node suite (the pure rules)
+#   --recheck   judge again only the mutants that survived the last run (after adding tests); a
+#               survivor caught now counts as caught
 #   --shard     only shard K of N of each Rust file's mutants (to split a run across machines)
 #   --file      only this source file of the areas (may be repeated)
 #   MUTANTS_JOBS  mutants judged at once (default 2)
@@ -31,6 +33,7 @@ cd "$root"
 languages=(rust js)
 changed_since=""
 unit_only=""
+recheck=""
 shard=""
 only_files=()
 wanted=()
@@ -40,9 +43,10 @@ while [ $# -gt 0 ]; do
     --js) languages=(js) ;;
     --changed) changed_since=$2; shift ;;
     --unit-only) unit_only=1 ;;
+    --recheck) recheck=1 ;;
     --shard) shard=$2; shift ;;
     --file) only_files+=("$2"); shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) wanted+=("$1") ;;
   esac
@@ -121,17 +125,26 @@ for language in "${languages[@]}"; do
   for area in "${wanted[@]}"; do
     for file in $(area_files "$area" "$language"); do
       dir="$out/$language/$area/${file//\//_}"
-      if [ -f "$dir/done" ] && [ -z "$changed_since" ]; then
+      survivors=""
+      if [ -n "$recheck" ]; then
+        # Only the survivors of the finished run: a regex of their names (Rust), or the lines
+        # they are on (JavaScript).
+        [ -f "$dir/done" ] || { echo "== $file ($area): no finished run to recheck"; continue; }
+        survivors=$(node scripts/mutants/survivors.js "$dir" "$language" "$file")
+        [ -n "$survivors" ] || { echo "== $file ($area): no survivors"; continue; }
+        dir="$dir/recheck"
+      elif [ -f "$dir/done" ] && [ -z "$changed_since" ]; then
         echo "== $file ($area): done earlier, skipped"
         continue
       fi
       baseline "$language" "$area" "$tree"
-      echo "== $file ($area, $language)"
+      echo "== $file ($area, $language${recheck:+, survivors only})"
       rm -rf "$dir" && mkdir -p "$dir"
       if [ "$language" = rust ]; then
         # cargo-mutants copies the crate per job and runs `cargo test`, whose ignored node_suite
         # test (tests/node_suite.rs) builds the mutant's addon and runs the judge in $tree.
         selection=(--file "$file")
+        [ -z "$survivors" ] || selection+=(--re "$survivors")
         if [ -n "$changed_since" ]; then
           git diff "$changed_since" -- "$file" > "$dir/changes.diff"
           selection+=(--in-diff "$dir/changes.diff")
@@ -149,7 +162,7 @@ for language in "${languages[@]}"; do
       else
         # With --changed, StrykerJS mutates line ranges: the changed lines, evenly thinned to
         # MUTANTS_LIMIT lines (a line holds about two mutants).
-        ranges=$file
+        ranges=${survivors:-$file}
         if [ -n "$changed_since" ]; then
           ranges=$(git diff -U0 "$changed_since" -- "$file" | node -e '
             const [file, limit] = process.argv.slice(1)

@@ -13,7 +13,6 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { areas } = require('./areas')
 
-const [outDir, ...wanted] = process.argv.slice(2)
 const root = path.resolve(__dirname, '..', '..')
 
 /** "key | why" lines; the key is what this script prints for a survivor. */
@@ -36,8 +35,10 @@ function rustResults(dir) {
     return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []
   }
   const key = (line) => line.replace(/^([^:]+):\d+:\d+: /, '$1: ')
+  const caught = [...list('caught.txt'), ...list('timeout.txt')]
   return {
-    caught: list('caught.txt').length + list('timeout.txt').length,
+    caught: caught.length,
+    caughtKeys: new Set(caught.map(key)),
     survived: list('missed.txt').map((line) => ({ key: key(line), where: line })),
   }
 }
@@ -47,69 +48,84 @@ function jsResults(dir, file) {
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'report.json'), 'utf8'))
   const source = fs.readFileSync(path.join(root, file), 'utf8').split('\n')
   let caught = 0
+  const caughtKeys = new Set()
   const survived = []
   for (const [name, entry] of Object.entries(report.files)) {
     const lines = entry.source ? entry.source.split('\n') : source
     for (const mutant of entry.mutants) {
-      if (mutant.status === 'Killed' || mutant.status === 'Timeout') caught++
-      else if (mutant.status === 'Survived' || mutant.status === 'NoCoverage') {
-        const line = mutant.location.start.line
-        const original = (lines[line - 1] || '').trim()
-        const replacement = (mutant.replacement || '').replace(/\s+/g, ' ')
-        survived.push({
-          key: `${name}: ${mutant.mutatorName} -> ${replacement} in ${original}`,
-          where: `${name}:${line}: ${mutant.mutatorName} -> ${replacement}`,
-        })
+      const line = mutant.location.start.line
+      const original = (lines[line - 1] || '').trim()
+      const replacement = (mutant.replacement || '').replace(/\s+/g, ' ')
+      const key = `${name}: ${mutant.mutatorName} -> ${replacement} in ${original}`
+      if (mutant.status === 'Killed' || mutant.status === 'Timeout') {
+        caught++
+        caughtKeys.add(key)
+      } else if (mutant.status === 'Survived' || mutant.status === 'NoCoverage') {
+        survived.push({ key, original, where: `${name}:${line}: ${mutant.mutatorName} -> ${replacement}` })
       }
     }
   }
-  return { caught, survived }
+  return { caught, caughtKeys, survived }
 }
 
-const explained = readEquivalents()
-const rows = []
-const unexplained = []
-const equivalentSeen = []
-for (const area of wanted.length ? wanted : Object.keys(areas)) {
-  let caught = 0
-  let survived = 0
-  let equivalent = 0
-  let missing = 0
-  for (const language of ['rust', 'js']) {
-    for (const file of areas[area][language]) {
-      const dir = path.join(outDir, language, area, file.replace(/\//g, '_'))
-      if (!fs.existsSync(path.join(dir, 'done'))) {
-        missing++
-        continue
-      }
-      const result = language === 'rust' ? rustResults(dir) : jsResults(dir, file)
-      caught += result.caught
-      for (const mutant of result.survived) {
-        if (explained.has(mutant.key)) {
-          equivalent++
-          equivalentSeen.push(mutant.key)
-        } else {
-          survived++
-          unexplained.push(`${area}  ${mutant.where}\n    key: ${mutant.key}`)
+function main() {
+  const [outDir, ...wanted] = process.argv.slice(2)
+  const explained = readEquivalents()
+  const rows = []
+  const unexplained = []
+  const equivalentSeen = []
+  for (const area of wanted.length ? wanted : Object.keys(areas)) {
+    let caught = 0
+    let survived = 0
+    let equivalent = 0
+    let missing = 0
+    for (const language of ['rust', 'js']) {
+      for (const file of areas[area][language]) {
+        const dir = path.join(outDir, language, area, file.replace(/\//g, '_'))
+        if (!fs.existsSync(path.join(dir, 'done'))) {
+          missing++
+          continue
+        }
+        const result = language === 'rust' ? rustResults(dir) : jsResults(dir, file)
+        caught += result.caught
+        // Survivors judged again (--recheck) and caught then count as caught.
+        const recheck = path.join(dir, 'recheck')
+        const caughtLater = fs.existsSync(path.join(recheck, 'done'))
+          ? (language === 'rust' ? rustResults(recheck) : jsResults(recheck, file)).caughtKeys
+          : new Set()
+        for (const mutant of result.survived) {
+          if (caughtLater.has(mutant.key)) {
+            caught++
+          } else if (explained.has(mutant.key)) {
+            equivalent++
+            equivalentSeen.push(mutant.key)
+          } else {
+            survived++
+            unexplained.push(`${area}  ${mutant.where}\n    key: ${mutant.key}`)
+          }
         }
       }
     }
+    const viable = caught + survived
+    const score = viable ? ((100 * caught) / viable).toFixed(1) + ' %' : '-'
+    rows.push({ area, caught, survived, equivalent, score, 'files not run': missing })
   }
-  const viable = caught + survived
-  const score = viable ? ((100 * caught) / viable).toFixed(1) + ' %' : '-'
-  rows.push({ area, caught, survived, equivalent, score, 'files not run': missing })
+
+  console.table(rows)
+  const total = rows.reduce((sum, row) => ({ caught: sum.caught + row.caught, survived: sum.survived + row.survived }), {
+    caught: 0,
+    survived: 0,
+  })
+  if (total.caught + total.survived) {
+    console.log(`overall: ${total.caught} caught of ${total.caught + total.survived} viable mutants (${((100 * total.caught) / (total.caught + total.survived)).toFixed(1)} %), ${equivalentSeen.length} equivalent left out`)
+  }
+  if (unexplained.length) {
+    console.log(`\n${unexplained.length} surviving mutants (not in scripts/mutants/equivalent.txt):`)
+    console.log(unexplained.join('\n'))
+    process.exitCode = 1
+  }
 }
 
-console.table(rows)
-const total = rows.reduce((sum, row) => ({ caught: sum.caught + row.caught, survived: sum.survived + row.survived }), {
-  caught: 0,
-  survived: 0,
-})
-if (total.caught + total.survived) {
-  console.log(`overall: ${total.caught} caught of ${total.caught + total.survived} viable mutants (${((100 * total.caught) / (total.caught + total.survived)).toFixed(1)} %), ${equivalentSeen.length} equivalent left out`)
-}
-if (unexplained.length) {
-  console.log(`\n${unexplained.length} surviving mutants (not in scripts/mutants/equivalent.txt):`)
-  console.log(unexplained.join('\n'))
-  process.exitCode = 1
-}
+if (require.main === module) main()
+
+module.exports = { readEquivalents, rustResults, jsResults }
