@@ -61,7 +61,8 @@ function jsResults(dir, file) {
         caught++
         caughtKeys.add(key)
       } else if (mutant.status === 'Survived' || mutant.status === 'NoCoverage') {
-        survived.push({ key, original, where: `${name}:${line}: ${mutant.mutatorName} -> ${replacement}` })
+        const span = (mutant.location.end?.line ?? line) - line
+        survived.push({ key, original, span, where: `${name}:${line}: ${mutant.mutatorName} -> ${replacement}` })
       }
     }
   }

@@ -20,12 +20,13 @@ if (language === 'rust') {
   const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
   if (survivors.length) console.log(survivors.map((mutant) => escape(mutant.key.slice(mutant.key.indexOf(': ') + 2))).join('|'))
 } else {
-  // The lines where the survivors' source lines are now.
+  // The lines where the survivors' source lines are now, each as far as its mutant reaches
+  // (StrykerJS takes only the mutants that lie wholly inside a range).
   const lines = fs.readFileSync(path.join(root, file), 'utf8').split('\n')
   const ranges = new Set()
   for (const mutant of survivors) {
     lines.forEach((line, index) => {
-      if (line.trim() === mutant.original) ranges.add(`${file}:${index + 1}-${index + 1}`)
+      if (line.trim() === mutant.original) ranges.add(`${file}:${index + 1}-${index + 1 + mutant.span}`)
     })
   }
   if (ranges.size) console.log([...ranges].join(','))
