@@ -70,7 +70,8 @@ function jsResults(dir, file) {
 }
 
 function main() {
-  const [outDir, ...wanted] = process.argv.slice(2)
+  const markdown = process.argv.includes('--markdown')
+  const [outDir, ...wanted] = process.argv.slice(2).filter((arg) => arg !== '--markdown')
   const explained = readEquivalents()
   const rows = []
   const unexplained = []
@@ -79,12 +80,12 @@ function main() {
     let caught = 0
     let survived = 0
     let equivalent = 0
-    let missing = 0
+    const missing = []
     for (const language of ['rust', 'js']) {
       for (const file of areas[area][language]) {
         const dir = path.join(outDir, language, area, file.replace(/\//g, '_'))
         if (!fs.existsSync(path.join(dir, 'done'))) {
-          missing++
+          missing.push(file)
           continue
         }
         const result = language === 'rust' ? rustResults(dir) : jsResults(dir, file)
@@ -99,7 +100,7 @@ function main() {
             caught++
           } else if (explained.has(mutant.key)) {
             equivalent++
-            equivalentSeen.push(mutant.key)
+            equivalentSeen.push([mutant.key, explained.get(mutant.key)])
           } else {
             survived++
             unexplained.push(`${area}  ${mutant.where}\n    key: ${mutant.key}`)
@@ -109,10 +110,18 @@ function main() {
     }
     const viable = caught + survived
     const score = viable ? ((100 * caught) / viable).toFixed(1) + ' %' : '-'
-    rows.push({ area, caught, survived, equivalent, score, 'files not run': missing })
+    rows.push({ area, caught, survived, equivalent, score, 'files not run': missing.join(' ') || '-' })
   }
 
-  console.table(rows)
+  if (markdown) {
+    console.log('| area | caught | survived | equivalent | score | files not run yet |')
+    console.log('|---|---|---|---|---|---|')
+    for (const row of rows) console.log(`| ${row.area} | ${row.caught} | ${row.survived} | ${row.equivalent} | ${row.score} | ${row['files not run']} |`)
+    console.log('')
+    for (const [key, why] of equivalentSeen) console.log(`- \`${key}\`: ${why}`)
+  } else {
+    console.table(rows)
+  }
   const total = rows.reduce((sum, row) => ({ caught: sum.caught + row.caught, survived: sum.survived + row.survived }), {
     caught: 0,
     survived: 0,
