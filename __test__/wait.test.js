@@ -142,6 +142,26 @@ test('a wait is not ended by signals or by notifies of another offset', async ()
   }
 })
 
+test('waitAsync calls started one after another each get a thread, idle ones first', { skip: !isLinux && 'counts sleeping threads in /proc' }, async () => {
+  const { memory } = block()
+  // Two waiter threads that finished their waits and are idle now.
+  const first = [memory.waitAsync(0, 0), memory.waitAsync(0, 0)]
+  await whenWaitersSleep(2)
+  assert.equal(memory.notify(0), 2)
+  assert.deepEqual(await Promise.all(first), ['ok', 'ok'])
+  await whenWaitersSleep(0, { exactly: true })
+  // Four more, one at a time: two take the idle threads, two need new ones. Each must be asleep
+  // on the word before the next starts (a wait handed to a thread that is not there never is).
+  const idle = threadsNamed(process.pid, 'shared-memory-w').length
+  const later = []
+  for (let i = 1; i <= idle + 2; i++) {
+    later.push(memory.waitAsync(0, 0))
+    await whenWaitersSleep(i, { timeoutMs: 5000 })
+  }
+  assert.equal(memory.notify(0), later.length)
+  assert.deepEqual(await Promise.all(later), Array(later.length).fill('ok'))
+})
+
 test('pending waitAsync calls leave the libuv thread pool free', async () => {
   const { memory } = block()
   const pending = Array.from({ length: 16 }, () => memory.waitAsync(0, 0))

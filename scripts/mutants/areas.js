@@ -41,7 +41,8 @@ const areas = {
   waiting: {
     rust: ['src/wait.rs', 'src/os/watch.rs', 'src/os/futex_linux.rs'],
     js: [],
-    tests: [...fast, 'wait.test.js', 'close.test.js'],
+    // hostile.test.js: the waiter threads' budget under an address-space limit.
+    tests: [...fast, 'wait.test.js', 'close.test.js', 'hostile.test.js'],
   },
   'os-layer': {
     rust: ['src/os/unix.rs', 'src/os/mod.rs'],
