@@ -327,13 +327,15 @@ impl WaiterThreads {
           break job;
         }
         queue.idle += 1;
-        let (next, timeout) = self
+        queue = self
           .work
           .wait_timeout(queue, IDLE_EXIT)
-          .unwrap_or_else(|e| e.into_inner());
-        queue = next;
+          .unwrap_or_else(|e| e.into_inner())
+          .0;
         queue.idle -= 1;
-        if timeout.timed_out() && queue.jobs.is_empty() {
+        // Woken with no job (the idle time ran out, another thread took the job, or a spurious
+        // wake-up): this thread ends; `start` makes a new one when it finds no idle thread.
+        if queue.jobs.is_empty() {
           queue.running -= 1;
           return;
         }
