@@ -97,3 +97,45 @@ pub fn before_async_sleep(
       .then_some(WaitOutcome::TimedOut)
   })
 }
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::sync::Arc;
+
+  #[test]
+  fn a_change_while_watched_is_seen_without_sleeping() {
+    for deadline in [None, Some(Instant::now() + Duration::from_secs(60))] {
+      let word = Arc::new(AtomicU32::new(0));
+      let writer = {
+        let word = Arc::clone(&word);
+        std::thread::spawn(move || {
+          std::thread::sleep(Duration::from_millis(5));
+          word.store(1, Ordering::Release);
+        })
+      };
+      assert!(spin_until_changed(
+        &word,
+        0,
+        Duration::from_secs(10),
+        deadline
+      ));
+      writer.join().unwrap();
+    }
+  }
+
+  #[test]
+  fn the_watch_ends_at_the_deadline_when_it_comes_first() {
+    let word = AtomicU32::new(0);
+    let started = Instant::now();
+    let deadline = started + Duration::from_millis(20);
+    assert!(!spin_until_changed(
+      &word,
+      0,
+      Duration::from_secs(10),
+      Some(deadline)
+    ));
+    assert!(Instant::now() >= deadline);
+    assert!(started.elapsed() < Duration::from_secs(5));
+  }
+}
