@@ -93,13 +93,18 @@ snapshot() {
 # this run and whose process is gone: another run at the same time may still be using its own.
 blocks() { find /dev/shm -maxdepth 1 \( -name 't-*' -o -name 'leak-*' \) 2>/dev/null | sort; }
 blocks_before=$(blocks)
+trees=()
+cleanup() {
+  remove_new_blocks
+  [ ${#trees[@]} -eq 0 ] || rm -rf "${trees[@]}"
+}
 remove_new_blocks() {
   comm -13 <(echo "$blocks_before") <(blocks) | while read -r block; do
     pid=$(basename "$block" | tr '-' '\n' | grep -m1 -xE '[0-9]+' || true)
     if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -f "$block"; fi
   done
 }
-trap remove_new_blocks EXIT
+trap cleanup EXIT
 
 [ -f shared-memory.linux-x64-gnu.node ] || npm run build
 git rev-parse HEAD > "$out/commit"
@@ -120,8 +125,10 @@ baseline() {
 }
 
 for language in "${languages[@]}"; do
-  tree="$out/$language-tree"
+  # One tree per run: two runs at once must not share one (StrykerJS instruments it in place).
+  tree="$out/$language-tree.$$"
   snapshot "$tree"
+  trees+=("$tree")
   for area in "${wanted[@]}"; do
     for file in $(area_files "$area" "$language"); do
       dir="$out/$language/$area/${file//\//_}"
