@@ -6,6 +6,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const util = require('node:util')
 const { getEventListeners } = require('node:events')
 
 const { SharedMemory, uniqueName, whenWaitersSleep } = require('./helpers')
@@ -24,6 +25,18 @@ test('waitAsync takes its abort listener off the signal once it settles, however
   memory.notify(0)
   assert.equal(await woken, 'ok')
   assert.equal(getEventListeners(signal, 'abort').length, 0, 'after a notify')
+  memory.close()
+})
+
+test('waitAsync answers at once, with a settled promise and no thread, when it need not wait', async () => {
+  const memory = new SharedMemory(uniqueName('immediate'), { size: 64 })
+  memory.view.writeInt32LE(7, 4)
+  const differs = memory.waitAsync(4, 6, 10000)
+  const timedOut = memory.waitAsync(0, 0, 0)
+  // Settled before this line runs: util.inspect shows a pending promise as <pending>.
+  assert.match(util.inspect(differs), /^Promise \{\s+'not-equal'/)
+  assert.match(util.inspect(timedOut), /^Promise \{\s+'timed-out'/)
+  assert.deepEqual(await Promise.all([differs, timedOut]), ['not-equal', 'timed-out'])
   memory.close()
 })
 
