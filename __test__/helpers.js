@@ -88,7 +88,13 @@ async function whenSleeping(pid, { thread = pid, timeoutMs = 10000 } = {}) {
 /** The ids of the threads of process `pid` named `name` (Linux). */
 function threadsNamed(pid, name) {
   const tasks = `/proc/${pid}/task`
-  return fs.readdirSync(tasks).filter((tid) => fs.readFileSync(path.join(tasks, tid, 'comm'), 'utf8').trim() === name)
+  return fs.readdirSync(tasks).filter((tid) => {
+    try {
+      return fs.readFileSync(path.join(tasks, tid, 'comm'), 'utf8').trim() === name
+    } catch {
+      return false // the thread ended since the directory was read
+    }
+  })
 }
 
 /**
@@ -181,14 +187,23 @@ function sleepingWaiters() {
 /**
  * Resolves once `count` waitAsync threads of this process sleep on a block's word (or, with
  * `exactly`, once exactly `count` do, 0 included). Elsewhere than on Linux, waits half a second.
+ *
+ * A waiter leaves its futex between two wait slices, for longer on a loaded machine; so where
+ * fewer sleepers is the event awaited (`exactly`), the count must also hold a wait slice later.
  */
 async function whenWaitersSleep(count, { exactly = false, timeoutMs = 10000 } = {}) {
   if (process.platform !== 'linux') return new Promise((resolve) => setTimeout(resolve, 500))
   const started = Date.now()
+  const holds = () => (exactly ? sleepingWaiters() === count : sleepingWaiters() >= count)
   for (;;) {
-    const sleeping = sleepingWaiters()
-    if (exactly ? sleeping === count : sleeping >= count) return
-    if (Date.now() - started > timeoutMs) throw new Error(`${sleeping} waiters sleep, not ${exactly ? '' : 'at least '}${count}`)
+    if (holds()) {
+      if (!exactly) return
+      await new Promise((resolve) => setTimeout(resolve, 300)) // longer than a wait slice
+      if (holds()) return
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(`${sleepingWaiters()} waiters sleep, not ${exactly ? '' : 'at least '}${count}`)
+    }
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
