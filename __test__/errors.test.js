@@ -62,6 +62,17 @@ test('unusable names fail with ERR_SHM_INVALID_NAME, saying why', () => {
   }
 })
 
+test('the second argument: arrays and binary data are not options, and messages show the number given', () => {
+  const notOptions = [[], Buffer.alloc(2), new Int8Array(2), new Int16Array(2), new Uint16Array(2), new Int32Array(1), new Float32Array(2), new Float64Array(1), new BigInt64Array(1), new DataView(new ArrayBuffer(2)), new ArrayBuffer(2)]
+  for (const value of notOptions) {
+    expectError(() => new SharedMemory(uniqueName(), value), TypeError, 'ERR_INVALID_ARG_TYPE', /^sizeInBytes must be a number, got an object$/)
+  }
+  expectError(() => new SharedMemory(uniqueName(), {}), TypeError, 'ERR_INVALID_ARG_TYPE', /^options\.size must be a number to create a block/)
+  for (const [size, shown] of [[-0, '-0'], [0, '0'], [1.5, '1.5'], [-3, '-3']]) {
+    expectError(() => new SharedMemory(uniqueName(), size), RangeError, 'ERR_OUT_OF_RANGE', new RegExp(`^sizeInBytes must be a positive safe integer, got ${shown}$`))
+  }
+})
+
 test('names with dots, dashes, spaces and non-ASCII characters are fine', () => {
   for (const tag of ['a.b', 'x-y_z', 'with space', 'ünï', '...']) {
     const name = uniqueName(tag)
