@@ -36,9 +36,11 @@ function rustResults(dir) {
   }
   const key = (line) => line.replace(/^([^:]+):\d+:\d+: /, '$1: ')
   const caught = [...list('caught.txt'), ...list('timeout.txt')]
+  const all = [...caught, ...list('missed.txt'), ...list('unviable.txt')]
   return {
     caught: caught.length,
     caughtKeys: new Set(caught.map(key)),
+    allKeys: new Set(all.map(key)),
     survived: list('missed.txt').map((line) => ({ key: key(line), where: line })),
   }
 }
@@ -49,6 +51,7 @@ function jsResults(dir, file) {
   const source = fs.readFileSync(path.join(root, file), 'utf8').split('\n')
   let caught = 0
   const caughtKeys = new Set()
+  const allKeys = new Set()
   const survived = []
   for (const [name, entry] of Object.entries(report.files)) {
     const lines = entry.source ? entry.source.split('\n') : source
@@ -57,6 +60,7 @@ function jsResults(dir, file) {
       const original = (lines[line - 1] || '').trim()
       const replacement = (mutant.replacement || '').replace(/\s+/g, ' ')
       const key = `${name}: ${mutant.mutatorName} -> ${replacement} in ${original}`
+      allKeys.add(key)
       if (mutant.status === 'Killed' || mutant.status === 'Timeout') {
         caught++
         caughtKeys.add(key)
@@ -66,7 +70,7 @@ function jsResults(dir, file) {
       }
     }
   }
-  return { caught, caughtKeys, survived }
+  return { caught, caughtKeys, allKeys, survived }
 }
 
 function main() {
@@ -76,6 +80,7 @@ function main() {
   const rows = []
   const unexplained = []
   const equivalentSeen = []
+  const gone = []
   for (const area of wanted.length ? wanted : Object.keys(areas)) {
     let caught = 0
     let survived = 0
@@ -90,17 +95,18 @@ function main() {
         }
         const result = language === 'rust' ? rustResults(dir) : jsResults(dir, file)
         caught += result.caught
-        // Survivors judged again (--recheck) and caught then count as caught.
+        // Survivors judged again (--recheck) and caught then count as caught; a survivor the
+        // recheck looked for and no longer found went with the code it was in.
         const recheck = path.join(dir, 'recheck')
-        const caughtLater = fs.existsSync(path.join(recheck, 'done'))
-          ? (language === 'rust' ? rustResults(recheck) : jsResults(recheck, file)).caughtKeys
-          : new Set()
+        const later = fs.existsSync(path.join(recheck, 'done')) ? (language === 'rust' ? rustResults(recheck) : jsResults(recheck, file)) : null
         for (const mutant of result.survived) {
-          if (caughtLater.has(mutant.key)) {
+          if (later?.caughtKeys.has(mutant.key)) {
             caught++
           } else if (explained.has(mutant.key)) {
             equivalent++
             equivalentSeen.push([mutant.key, explained.get(mutant.key)])
+          } else if (later && !later.allKeys.has(mutant.key)) {
+            gone.push(mutant.key)
           } else {
             survived++
             unexplained.push(`${area}  ${mutant.where}\n    key: ${mutant.key}`)
@@ -129,6 +135,7 @@ function main() {
   if (total.caught + total.survived) {
     console.log(`overall: ${total.caught} caught of ${total.caught + total.survived} viable mutants (${((100 * total.caught) / (total.caught + total.survived)).toFixed(1)} %), ${equivalentSeen.length} equivalent left out`)
   }
+  if (gone.length) console.log(`\n${gone.length} survivors went with the code they were in:\n${gone.join('\n')}`)
   if (unexplained.length) {
     console.log(`\n${unexplained.length} surviving mutants (not in scripts/mutants/equivalent.txt):`)
     console.log(unexplained.join('\n'))
