@@ -245,6 +245,32 @@ test('a read-only block can wait and notify', async () => {
   assert.equal(await waiting, 'ok')
 })
 
+test('a worker blocked in wait() ends promptly when it is terminated', async () => {
+  const { memory } = block()
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads')
+    const SharedMemory = require(${JSON.stringify(path.resolve(__dirname, '..'))})
+    const memory = new SharedMemory(workerData.name, { create: false })
+    parentPort.postMessage('waiting')
+    memory.wait(0, 0, 120000)
+    parentPort.postMessage('woke')`
+  const worker = new Worker(code, { eval: true, workerData: { name: memory.name } })
+  const messages = []
+  worker.on('message', (message) => messages.push(message))
+  await new Promise((resolve) => worker.once('message', resolve))
+  // The wait looks for termination between its slices: a terminated worker leaves it within one,
+  // not after its two minutes.
+  let timer
+  const stuck = new Promise((resolve) => (timer = setTimeout(resolve, 20000, 'stuck')))
+  const ended = await Promise.race([worker.terminate(), stuck])
+  clearTimeout(timer)
+  assert.notEqual(ended, 'stuck')
+  // (The wait may return to the worker's code just before it stops: a 'woke' may come through,
+  // as the README says.)
+  assert.equal(messages[0], 'waiting')
+  assert.equal(memory.notify(0), 0)
+})
+
 test('a worker that exits with waitAsync calls pending is cleaned up without a crash', async () => {
   const { memory } = block()
   const worker = new Worker(path.join(__dirname, 'fixtures', 'wait-worker.js'), { workerData: { name: memory.name } })
