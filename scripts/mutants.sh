@@ -88,10 +88,13 @@ snapshot() {
   ln -s "$root/node_modules" "$tree/node_modules"
 }
 
-# Blocks the tests create are named t-<tag>-<pid>-<id> (leak-<pid>-... in the leak test); a
-# mutant can leave some behind (it may break unlink itself). Remove the ones that appeared during
-# this run and whose process is gone: another run at the same time may still be using its own.
-blocks() { find /dev/shm -maxdepth 1 \( -name 't-*' -o -name 'leak-*' \) 2>/dev/null | sort; }
+# A mutant can leave blocks behind: it may break unlink itself, or the names (the Node tests name
+# theirs t-<tag>-<pid>-<id>, the Rust tests shmtest-<tag>-<pid>, and a mutant of the name rules
+# may add to them). Remove the entries of this user with such a name that appeared in /dev/shm
+# during this run and name no live process: another run at the same time may still use its own.
+blocks() {
+  find /dev/shm -maxdepth 1 -type f -user "$(id -u)" \( -name '*t-*' -o -name '*leak-*' -o -name '*shmtest-*' \) 2>/dev/null | sort
+}
 blocks_before=$(blocks)
 trees=()
 cleanup() {
@@ -100,7 +103,7 @@ cleanup() {
 }
 remove_new_blocks() {
   comm -13 <(echo "$blocks_before") <(blocks) | while read -r block; do
-    pid=$(basename "$block" | tr '-' '\n' | grep -m1 -xE '[0-9]+' || true)
+    pid=$(basename "$block" | tr -c '0-9\n' '\n' | grep -m1 -E '^[0-9]{3,}$' || true)
     if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then rm -f "$block"; fi
   done
 }
