@@ -8,7 +8,7 @@ const { performance } = require('node:perf_hooks')
 const { Worker } = require('node:worker_threads')
 const path = require('node:path')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenWaitersSleep, sleepingWaiters, threadsNamed, waiterThread } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenWaitersSleep, threadsNamed, waiterThread } = require('./helpers')
 
 const isLinux = process.platform === 'linux'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
