@@ -80,15 +80,16 @@ test('a worker that exits holding blocks and pending waitAsync calls releases ev
     worker.on('exit', resolve)
   })
   await new Promise((resolve) => worker.once('message', resolve))
-  await whenWaitersSleep(3).catch((error) => {
+  // Its three waits sleep on the words: two on the shared block, one on its own.
+  await Promise.all([whenWaitersSleep(host, 2), whenWaitersSleep(own, 1)]).catch((error) => {
     worker.terminate()
     throw error
-  }) // its three waits sleep on the words
+  })
   worker.postMessage('exit')
   assert.equal(await exited, 0)
   assert.deepEqual(messages, ['waiting'])
   assert.equal(SharedMemory.exists(own), false, "the worker's own block is gone")
-  await whenWaitersSleep(0, { exactly: true }) // its waiter threads notice within a wait slice
+  await whenWaitersSleep(host, 0, { exactly: true }) // its waiter threads notice within a wait slice
   assert.equal(host.notify(0), 0, 'no waiter of the worker is left')
   host.data = 'main thread unaffected'
   assert.equal(host.data, 'main thread unaffected')

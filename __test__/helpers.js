@@ -167,34 +167,56 @@ const FUTEX_PRIVATE_FLAG = 128
 
 /**
  * Whether thread `tid` of process `pid` sleeps in a shared futex, as waits on a block do (an idle
- * waiter thread sleeps in a private one: its queue's condition variable).
+ * waiter thread sleeps in a private one: its queue's condition variable). With `within`, a list of
+ * [start, end) address ranges, the futex word must also lie in one of them.
  */
-function inSharedFutex(tid, pid = process.pid) {
+function inSharedFutex(tid, pid = process.pid, within = null) {
   try {
-    const [number, , op] = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ')
-    return FUTEX.has(Number(number)) && (Number(op) & FUTEX_PRIVATE_FLAG) === 0
+    const [number, address, op] = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ')
+    if (!FUTEX.has(Number(number)) || (Number(op) & FUTEX_PRIVATE_FLAG) !== 0) return false
+    if (!within) return true
+    const word = BigInt(address)
+    return within.some(([start, end]) => word >= start && word < end)
   } catch {
     return false // the thread ended meanwhile
   }
 }
 
-/** How many waitAsync threads of this process sleep on a block's word now (Linux; elsewhere null). */
-function sleepingWaiters() {
-  if (process.platform !== 'linux') return null
-  return threadsNamed(process.pid, 'shared-memory-w').filter((tid) => inSharedFutex(tid)).length
+/** The address ranges where this process maps block `name` (each handle and waiter page its own). */
+function mappingsOf(name) {
+  const ranges = []
+  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const fields = line.split(/\s+/)
+    if (fields[5] !== `/dev/shm/${name}`) continue
+    const [start, end] = fields[0].split('-')
+    ranges.push([BigInt(`0x${start}`), BigInt(`0x${end}`)])
+  }
+  return ranges
 }
 
 /**
- * Resolves once `count` waitAsync threads of this process sleep on a block's word (or, with
- * `exactly`, once exactly `count` do, 0 included). Elsewhere than on Linux, waits half a second.
+ * How many waitAsync threads of this process sleep on a word of block `memory` (a SharedMemory or
+ * its name) now (Linux; elsewhere null). Waiters on other blocks, which earlier tests may have
+ * left winding down, are not counted.
+ */
+function sleepingWaiters(memory) {
+  if (process.platform !== 'linux') return null
+  const within = mappingsOf(typeof memory === 'string' ? memory : memory.name)
+  return threadsNamed(process.pid, 'shared-memory-w').filter((tid) => inSharedFutex(tid, process.pid, within)).length
+}
+
+/**
+ * Resolves once `count` waitAsync threads of this process sleep on a word of block `memory` (or,
+ * with `exactly`, once exactly `count` do, 0 included). Elsewhere than on Linux, waits half a
+ * second.
  *
  * A waiter leaves its futex between two wait slices, for longer on a loaded machine; so where
  * fewer sleepers is the event awaited (`exactly`), the count must also hold a wait slice later.
  */
-async function whenWaitersSleep(count, { exactly = false, timeoutMs = 10000 } = {}) {
+async function whenWaitersSleep(memory, count, { exactly = false, timeoutMs = 10000 } = {}) {
   if (process.platform !== 'linux') return new Promise((resolve) => setTimeout(resolve, 500))
   const started = Date.now()
-  const holds = () => (exactly ? sleepingWaiters() === count : sleepingWaiters() >= count)
+  const holds = () => (exactly ? sleepingWaiters(memory) === count : sleepingWaiters(memory) >= count)
   for (;;) {
     if (holds()) {
       if (!exactly) return
@@ -202,7 +224,7 @@ async function whenWaitersSleep(count, { exactly = false, timeoutMs = 10000 } = 
       if (holds()) return
     }
     if (Date.now() - started > timeoutMs) {
-      throw new Error(`${sleepingWaiters()} waiters sleep, not ${exactly ? '' : 'at least '}${count}`)
+      throw new Error(`${sleepingWaiters(memory)} waiters sleep, not ${exactly ? '' : 'at least '}${count}`)
     }
     await new Promise((resolve) => setTimeout(resolve, 5))
   }

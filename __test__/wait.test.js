@@ -146,17 +146,17 @@ test('waitAsync calls started one after another each get a thread, idle ones fir
   const { memory } = block()
   // Two waiter threads that finished their waits and are idle now.
   const first = [memory.waitAsync(0, 0), memory.waitAsync(0, 0)]
-  await whenWaitersSleep(2)
+  await whenWaitersSleep(memory, 2)
   assert.equal(memory.notify(0), 2)
   assert.deepEqual(await Promise.all(first), ['ok', 'ok'])
-  await whenWaitersSleep(0, { exactly: true })
+  await whenWaitersSleep(memory, 0, { exactly: true })
   // Four more, one at a time: two take the idle threads, two need new ones. Each must be asleep
   // on the word before the next starts (a wait handed to a thread that is not there never is).
   const idle = threadsNamed(process.pid, 'shared-memory-w').length
   const later = []
   for (let i = 1; i <= idle + 2; i++) {
     later.push(memory.waitAsync(0, 0))
-    await whenWaitersSleep(i, { timeoutMs: 5000 })
+    await whenWaitersSleep(memory, i, { timeoutMs: 5000 })
   }
   assert.equal(memory.notify(0), later.length)
   assert.deepEqual(await Promise.all(later), Array(later.length).fill('ok'))
@@ -165,7 +165,7 @@ test('waitAsync calls started one after another each get a thread, idle ones fir
 test('pending waitAsync calls leave the libuv thread pool free', async () => {
   const { memory } = block()
   const pending = Array.from({ length: 16 }, () => memory.waitAsync(0, 0))
-  await whenWaitersSleep(16)
+  await whenWaitersSleep(memory, 16)
   const file = fs.promises.readFile(__filename, 'utf8')
   const hash = new Promise((resolve, reject) =>
     crypto.pbkdf2('secret', 'salt', 1000, 32, 'sha256', (error, key) => (error ? reject(error) : resolve(key))),
@@ -180,7 +180,7 @@ test('thousands of waitAsync calls can be pending at once', async () => {
   const { memory } = block()
   const count = 2000
   const pending = Array.from({ length: count }, () => memory.waitAsync(0, 0, 60000))
-  await whenWaitersSleep(count)
+  await whenWaitersSleep(memory, count)
   assert.equal(memory.notify(0), count)
   const results = await Promise.all(pending)
   assert.equal(results.filter((r) => r === 'ok').length, count)
@@ -194,9 +194,9 @@ test('an aborted signal rejects with an AbortError and releases the waiter', asy
 
   const controller = new AbortController()
   const aborted = memory.waitAsync(0, 0, Infinity, controller.signal)
-  await whenWaitersSleep(1)
+  await whenWaitersSleep(memory, 1)
   const other = memory.waitAsync(0, 0, 5000)
-  await whenWaitersSleep(2)
+  await whenWaitersSleep(memory, 2)
   controller.abort(new Error('no longer needed'))
   await assert.rejects(aborted, (error) => error.name === 'AbortError' && error.cause.message === 'no longer needed')
   // The aborted waiter sleeps first in line: its wake-up must reach the other one.
@@ -208,7 +208,7 @@ test('close() settles pending waitAsync calls with ERR_SHM_CLOSED and unmaps onc
   const name = uniqueName()
   const memory = new SharedMemory(name, { size: 4096 })
   const pending = [memory.waitAsync(0, 0), memory.waitAsync(4, 0, 60000)]
-  await whenWaitersSleep(2)
+  await whenWaitersSleep(memory, 2)
   memory.close()
   for (const wait of pending) await assert.rejects(wait, { code: 'ERR_SHM_CLOSED' })
   await assert.rejects(memory.waitAsync(0, 0), { code: 'ERR_SHM_CLOSED' })
@@ -240,7 +240,7 @@ test('a read-only block can wait and notify', async () => {
   const reader = new SharedMemory(memory.name, { create: false, readOnly: true })
   assert.equal(reader.wait(0, 0, 1), 'timed-out')
   const waiting = reader.waitAsync(0, 0, 5000)
-  await whenWaitersSleep(1)
+  await whenWaitersSleep(memory, 1)
   assert.equal(reader.notify(0), 1)
   assert.equal(await waiting, 'ok')
 })
@@ -276,10 +276,10 @@ test('a worker that exits with waitAsync calls pending is cleaned up without a c
   const worker = new Worker(path.join(__dirname, 'fixtures', 'wait-worker.js'), { workerData: { name: memory.name } })
   const ready = new Promise((resolve) => worker.once('message', resolve))
   assert.equal(await ready, 'waiting')
-  await whenWaitersSleep(3)
+  await whenWaitersSleep(memory, 3)
   assert.equal(await worker.terminate(), 1)
   // Its waiters notice within a wait slice, stop sleeping on the word and wake no one afterwards.
-  await whenWaitersSleep(0, { exactly: true })
+  await whenWaitersSleep(memory, 0, { exactly: true })
   assert.equal(memory.notify(0), 0)
 })
 
@@ -289,7 +289,7 @@ test('a notify that reaches a waitAsync thread of a block closed meanwhile is ha
   const notifier = new SharedMemory(name, { create: false })
   // This process's waitAsync goes to sleep first: the kernel wakes sleepers in that order.
   const pending = host.waitAsync(0, 0, 60000)
-  await whenWaitersSleep(1)
+  await whenWaitersSleep(host, 1)
   const other = startChild('waiter.js', [name, 'wait', '0', '0', '20000'])
   await other.next((m) => m.ready)
   await whenSleeping(other.child.pid)
