@@ -162,9 +162,12 @@ for language in "${languages[@]}"; do
           shards=$(( (count + ${MUTANTS_LIMIT:-10} - 1) / ${MUTANTS_LIMIT:-10} ))
           [ "$shards" -gt 1 ] && selection+=(--shard "1/$shards")
         fi
+        # The unit tests take seconds; the Node suite of an area minutes, under load.
+        timeout=300
+        [ -z "$unit_only" ] || timeout=60
         SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" \
           cargo mutants "${selection[@]}" --output "$dir" --jobs "${MUTANTS_JOBS:-2}" --no-shuffle \
-          --baseline skip --timeout 300 --build-timeout 300 ${shard:+--shard "$shard"} \
+          --baseline skip --timeout "$timeout" --build-timeout 300 ${shard:+--shard "$shard"} \
           -- ${test_args[@]:+-- "${test_args[@]}"} && status=0 || status=$?
         # 0: all caught, 2: some missed, 3: some timed out. Anything else (the baseline failed,
         # an interrupt) leaves the file to run again.

@@ -22,9 +22,14 @@ pub fn encode(bytes: [u8; 16]) -> String {
     .collect()
 }
 
+/// How many random names `generate` tries. Two random 128-bit names collide with odds near
+/// 2^-128, so one try nearly always does; the bound turns a namespace that answers "exists" for
+/// every name (a broken or hostile file system) into an error instead of an endless loop.
+const ATTEMPTS: usize = 16;
+
 /// A name that no existing block uses, in the namespace `global` selects.
 pub fn generate(global: bool) -> io::Result<String> {
-  loop {
+  for _ in 0..ATTEMPTS {
     let name = encode(*uuid::Uuid::new_v4().as_bytes());
     let os_name = os_name(&name, global, Platform::CURRENT)
       .expect("generated names are valid on every platform");
@@ -32,6 +37,9 @@ pub fn generate(global: bool) -> io::Result<String> {
       return Ok(name);
     }
   }
+  Err(io::Error::other(format!(
+    "no unused name found in {ATTEMPTS} random tries"
+  )))
 }
 
 /// The work of `generateIdAsync`, done on the libuv thread pool.
