@@ -67,6 +67,12 @@ declare class SharedMemory {
   static generateId(global?: boolean): string
 
   /**
+   * The bytes one lock takes in a block (8). A lock's offset is a multiple
+   * of it; all-zero bytes are a free lock, so a fresh block needs no set-up.
+   */
+  static readonly LOCK_SIZE: number
+
+  /**
    * {@link SharedMemory.generateId} computed on the libuv thread pool.
    *
    * @param global see {@link SharedMemory.generateId}.
@@ -248,6 +254,50 @@ declare class SharedMemory {
    * @throws {Error} `ERR_SHM_CLOSED` after `close()`.
    */
   notify(offset: number, count?: number): number
+
+  /**
+   * Takes the lock at byte `offset`, sleeping while another thread (of this
+   * or any process) holds it. The owner is the calling thread (main or
+   * worker); locks are not recursive. A holder that dies in any way hands the
+   * lock to the next locker with `'owner-died'`: it owns the lock, and the
+   * data the lock guards may be half-written (repair it, then `unlock` as
+   * usual). A stopped or slow holder is alive.
+   *
+   * @param offset a multiple of {@link SharedMemory.LOCK_SIZE} inside the block.
+   * @param timeoutMs milliseconds; `Infinity` (the default) waits for ever.
+   * @throws {RangeError} `ERR_OUT_OF_RANGE` for a bad offset.
+   * @throws {Error} `ERR_SHM_DEADLOCK` on the thread that holds the lock;
+   *   `ERR_SHM_READ_ONLY` for a block opened read-only; `ERR_SHM_CLOSED`;
+   *   `ERR_SHM_UNSUPPORTED` where owner death cannot be told (this release:
+   *   everywhere but Linux).
+   */
+  lock(offset: number, timeoutMs?: number): 'acquired' | 'owner-died' | 'timed-out'
+
+  /**
+   * {@link SharedMemory.lock} without waiting: `'busy'` while a live thread
+   * holds it (the calling one included).
+   */
+  tryLock(offset: number): 'acquired' | 'owner-died' | 'busy'
+
+  /**
+   * {@link SharedMemory.lock} as a Promise; the event loop stays free, and on
+   * the owning thread it waits for the unlock like any other locker. An
+   * aborted `signal` rejects it with an `AbortError` and leaves the lock as it
+   * was (a lock taken for the aborted call is given back).
+   */
+  lockAsync(
+    offset: number,
+    timeoutMs?: number,
+    signal?: AbortSignal,
+  ): Promise<'acquired' | 'owner-died' | 'timed-out'>
+
+  /**
+   * Frees the lock at byte `offset`, which the calling thread holds (also
+   * after `lockAsync`).
+   *
+   * @throws {Error} `ERR_SHM_NOT_OWNER` when the calling thread does not hold it.
+   */
+  unlock(offset: number): void
 
   /**
    * Releases the block before it returns: rejects pending `waitAsync` calls

@@ -16,6 +16,12 @@ const { ViewMemory, NativeMemory } = require('./memory.js')
 
 const { NativeBlock } = binding
 const { isView } = ArrayBuffer
+const { compareExchange } = Atomics
+
+// A lock is one 64-bit word of the block (src/lock.rs has its format): 0 when
+// free, else the lock token of the thread that holds it. An uncontended lock
+// and unlock are one compare-and-swap each, here, without calling the addon.
+const LOCK_SIZE = 8
 const toString = Buffer.prototype.toString
 const { allocUnsafeSlow } = Buffer
 
@@ -58,6 +64,10 @@ let self
 
 class SharedMemory {
   #native
+  /** The block's lock words (a BigInt64Array over the view), false where it has no view. */
+  #locks = null
+  /** This thread's lock token, marked alive in this block (0n until the first lock call). */
+  #token = 0n
   /** name, size, host, global, id, readOnly: asked of the addon once, when first needed. */
   #description = null
   #closed = false
@@ -79,6 +89,11 @@ class SharedMemory {
       if (typeof value !== 'object' || value === null || !(#native in value)) throw errors.invalidThis()
       return value
     }
+  }
+
+  /** The bytes one lock takes in a block; a lock's offset is a multiple of it. */
+  static get LOCK_SIZE() {
+    return LOCK_SIZE
   }
 
   static generateId(global) {
@@ -266,6 +281,82 @@ class SharedMemory {
   }
 
   /**
+   * Takes the lock at `offset` (a multiple of LOCK_SIZE), sleeping while
+   * another thread, of any process, holds it: 'acquired', 'owner-died' (taken
+   * over from an owner that died holding it) or 'timed-out'.
+   */
+  lock(offset, timeoutMs) {
+    const index = self(this).#lockIndex(offset, timeoutMs)
+    if (index >= 0 && compareExchange(this.#locks, index, 0n, this.#token) === 0n) return 'acquired'
+    return this.#native.lock(offset, timeoutMs)
+  }
+
+  /** Like `lock`, without waiting: 'acquired', 'owner-died' or 'busy'. */
+  tryLock(offset) {
+    const index = self(this).#lockIndex(offset, undefined)
+    if (index >= 0 && compareExchange(this.#locks, index, 0n, this.#token) === 0n) return 'acquired'
+    return this.#native.tryLock(offset)
+  }
+
+  /** Frees the lock at `offset`, which this thread holds. */
+  unlock(offset) {
+    const index = self(this).#lockIndex(offset, undefined)
+    const token = this.#token
+    if (index >= 0 && compareExchange(this.#locks, index, token, 0n) === token) return
+    // A waiter sleeps (it must be woken), or this thread does not hold the lock.
+    this.#native.unlock(offset)
+  }
+
+  /**
+   * Like `lock`, as a Promise; the event loop stays free. An aborted `signal`
+   * rejects it with an AbortError and leaves the lock as it was.
+   */
+  lockAsync(offset, timeoutMs, signal) {
+    let settle
+    let started
+    try {
+      const index = self(this).#lockIndex(offset, timeoutMs)
+      if (signal !== undefined && !(signal instanceof AbortSignal)) {
+        throw errors.invalidArgType('signal', 'an AbortSignal', signal)
+      }
+      if (signal?.aborted) throw errors.abortError(signal)
+      if (index >= 0 && compareExchange(this.#locks, index, 0n, this.#token) === 0n) return Promise.resolve('acquired')
+      started = this.#native.lockAsync(offset, timeoutMs, (error, result) => settle(error, result))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (typeof started === 'string') return Promise.resolve(started)
+    return new Promise((resolve, reject) => {
+      let onAbort
+      let aborted = false
+      settle = (error, result) => {
+        signal?.removeEventListener('abort', onAbort)
+        if (aborted) {
+          // Taken by the thread just before the abort: give it back as it was.
+          if (result === 'acquired') this.#native.unlock(offset)
+          else if (result === 'owner-died') this.#native.abandonLock(offset)
+        } else if (error) reject(error)
+        else resolve(result)
+      }
+      if (signal) {
+        onAbort = () => {
+          aborted = true
+          this.#native.cancelWaitAsync(started)
+          reject(errors.abortError(signal))
+        }
+        try {
+          signal.addEventListener('abort', onAbort, { once: true })
+        } catch (error) {
+          // Without a listener nothing could ever stop this wait: stop it now.
+          aborted = true
+          this.#native.cancelWaitAsync(started)
+          throw error
+        }
+      }
+    })
+  }
+
+  /**
    * Lets go of the block now: its pages and (for a host) its name. A view
    * that is still referenced keeps its addresses and length, over private
    * zero-filled memory (see docs/architecture.md).
@@ -275,6 +366,7 @@ class SharedMemory {
     this.#closed = true
     this.#memory = null
     this.#view = null
+    this.#locks = null
     this.#native.close()
   }
 
@@ -315,6 +407,38 @@ class SharedMemory {
     if (this.#closed) throw errors.closed(this.#describe().name)
     if (this.#describe().readOnly) throw errors.readOnly(this.#describe().name)
     return this.#memoryOf()
+  }
+
+  /**
+   * The index in #locks of the lock at `offset` (-1 where the block has no
+   * view: the addon then does all), after the checks every lock member makes.
+   */
+  #lockIndex(offset, timeoutMs) {
+    const start = optionalIndex(offset, 'offset') ?? 0
+    if (timeoutMs !== undefined && typeof timeoutMs !== 'number') {
+      throw errors.invalidArgType('timeoutMs', 'a number', timeoutMs)
+    }
+    if (this.#closed) throw errors.closed(this.#describe().name)
+    if (this.#locks === null) this.#prepareLocks()
+    const { size, name } = this.#describe()
+    if (start % LOCK_SIZE !== 0 || start > size - LOCK_SIZE) {
+      throw errors.outOfRange(`offset must be a multiple of SharedMemory.LOCK_SIZE (${LOCK_SIZE}) with the lock inside shared memory block "${name}" of ${size} bytes, got ${start}`)
+    }
+    return this.#locks === false ? -1 : start / LOCK_SIZE
+  }
+
+  /** Marks this thread alive as a lock owner in the block; makes #locks. */
+  #prepareLocks() {
+    const { readOnly, name } = this.#describe()
+    if (readOnly) throw errors.readOnly(name)
+    this.#token = this.#native.lockToken()
+    const memory = this.#memoryOf()
+    if (memory instanceof ViewMemory) {
+      const view = this.#view
+      this.#locks = new BigInt64Array(view.buffer, view.byteOffset, Math.floor(view.length / LOCK_SIZE))
+    } else {
+      this.#locks = false
+    }
   }
 
   /** Where `length` bytes from `start` end; both already checked to be indices. */

@@ -74,6 +74,21 @@ pub enum ShmError {
   ReadOnly {
     name: String,
   },
+  /// `unlock` of a lock the calling thread does not hold.
+  NotOwner {
+    name: String,
+    offset: usize,
+  },
+  /// `lock` on the thread that holds the lock: it could never succeed.
+  Deadlock {
+    name: String,
+    offset: usize,
+  },
+  /// What this system cannot do (locks where owner death cannot be told).
+  Unsupported {
+    name: String,
+    source: io::Error,
+  },
   /// The runtime (Electron) does not allow memory outside its heap in ArrayBuffers.
   NoExternalBuffers {
     name: String,
@@ -97,6 +112,7 @@ impl ShmError {
       io::ErrorKind::NotFound => ShmError::NotFound { name, source },
       io::ErrorKind::PermissionDenied => ShmError::Access { name, source },
       io::ErrorKind::StorageFull => ShmError::NoSpace { name, source },
+      io::ErrorKind::Unsupported => ShmError::Unsupported { name, source },
       io::ErrorKind::InvalidFilename => ShmError::InvalidName {
         reason: format!("the OS refused it: {source}"),
         name,
@@ -134,6 +150,9 @@ impl ShmError {
       ShmError::Closed { .. } => "ERR_SHM_CLOSED",
       ShmError::ReadOnly { .. } => "ERR_SHM_READ_ONLY",
       ShmError::NoExternalBuffers { .. } => "ERR_SHM_NO_EXTERNAL_BUFFERS",
+      ShmError::NotOwner { .. } => "ERR_SHM_NOT_OWNER",
+      ShmError::Deadlock { .. } => "ERR_SHM_DEADLOCK",
+      ShmError::Unsupported { .. } => "ERR_SHM_UNSUPPORTED",
     }
   }
 
@@ -194,6 +213,17 @@ impl fmt::Display for ShmError {
       ShmError::Closed { name } => write!(f, "shared memory block \"{name}\" is closed"),
       ShmError::ReadOnly { name } => {
         write!(f, "shared memory block \"{name}\" was opened read-only")
+      }
+      ShmError::NotOwner { name, offset } => write!(
+        f,
+        "cannot unlock the lock at offset {offset} of shared memory block \"{name}\": this thread does not hold it"
+      ),
+      ShmError::Deadlock { name, offset } => write!(
+        f,
+        "this thread already holds the lock at offset {offset} of shared memory block \"{name}\": lock() would wait forever (locks are not recursive)"
+      ),
+      ShmError::Unsupported { name, source } => {
+        write!(f, "shared memory block \"{name}\": {source}")
       }
       ShmError::NoExternalBuffers { name } => write!(
         f,

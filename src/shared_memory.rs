@@ -17,6 +17,7 @@ use crate::block::Block;
 use crate::error::{OrThrow, ShmError, ShmResult};
 use crate::id;
 use crate::js;
+use crate::lock;
 use crate::name::{os_name, Platform};
 use crate::options::{Create, Options};
 use crate::os::{self, Access};
@@ -163,6 +164,66 @@ impl NativeBlock {
   #[napi]
   pub fn cancel_wait_async(&mut self, id: u32) {
     self.waits.cancel(id);
+  }
+
+  /// The calling thread's lock token, as a BigInt, marked alive in this block: with it `lib/`
+  /// takes and frees an uncontended lock itself, without calling the addon.
+  #[napi]
+  pub fn lock_token(&self, env: &Env) -> Result<BigInt> {
+    self
+      .locker(None)
+      .map(|(_, _, token)| BigInt::from(token))
+      .or_throw(env)
+  }
+
+  /// Takes the lock at `offset`, sleeping while a live owner holds it, until `timeoutMs`.
+  #[napi]
+  pub fn lock(&self, env: &Env, offset: Unknown, timeout_ms: Unknown) -> Result<&'static str> {
+    self.lock_now(env, &offset, &timeout_ms).or_throw(env)
+  }
+
+  /// Takes the lock at `offset` if it is free or its owner died; never sleeps.
+  #[napi]
+  pub fn try_lock(&self, env: &Env, offset: Unknown) -> Result<&'static str> {
+    let tried = (|| {
+      let (block, offset, token) = self.locker(Some(&offset))?;
+      lock::try_lock(block.segment(), offset, token)
+        .map(lock::Outcome::name)
+        .map_err(|e| ShmError::from_os(&self.name, e))
+    })();
+    tried.or_throw(env)
+  }
+
+  /// Frees the lock at `offset`, which the calling thread holds.
+  #[napi]
+  pub fn unlock(&self, env: &Env, offset: Unknown) -> Result<()> {
+    self.free_lock(&offset, lock::unlock).or_throw(env)
+  }
+
+  /// Frees the lock at `offset`, which the calling thread took over from a dead owner for a
+  /// `lockAsync` that was aborted meanwhile: the next locker still learns that the owner died.
+  #[napi]
+  pub fn abandon_lock(&self, env: &Env, offset: Unknown) -> Result<()> {
+    self.free_lock(&offset, lock::abandon).or_throw(env)
+  }
+
+  /// Starts a `lockAsync` (the promise is made in `lib/`): returns its result at once when it
+  /// need not wait, or the id `cancelWaitAsync` takes; `settle(error, result)` is called when it
+  /// ends. A lock taken for a call that was cancelled meanwhile is freed again.
+  #[napi(
+    ts_args_type = "offset: number, timeoutMs: number | undefined, settle: (error: Error | null, result: string) => void",
+    ts_return_type = "string | number"
+  )]
+  pub fn lock_async(
+    &mut self,
+    env: &Env,
+    offset: Unknown,
+    timeout_ms: Unknown,
+    settle: Unknown,
+  ) -> Result<Either<&'static str, u32>> {
+    self
+      .start_async_lock(&offset, &timeout_ms, &settle)
+      .or_throw(env)
   }
 
   /// Lets go of the block now: pending waits are rejected, the pages leave this process (private
@@ -390,6 +451,108 @@ impl NativeBlock {
       &self.name,
       offset,
       expected,
+      deadline,
+      wait::settle_callback(settle)?,
+    );
+    let id = self.waits.add(&job);
+    wait::start(job)?;
+    Ok(Either::B(id))
+  }
+
+  /// The block, the offset of a lock in it, and the calling thread's lock token, marked alive in
+  /// the block; a block opened read-only cannot be locked. `None`: the block only.
+  fn locker(&self, offset: Option<&Unknown>) -> ShmResult<(&Block, usize, u64)> {
+    let block = self.block()?;
+    if block.is_read_only() {
+      return Err(ShmError::ReadOnly {
+        name: self.name.clone(),
+      });
+    }
+    let offset = match offset {
+      Some(offset) => self.lock_offset(block, offset)?,
+      None => 0,
+    };
+    let os_error = |e| ShmError::from_os(&self.name, e);
+    let token = os::lock_token().map_err(os_error)?;
+    block.segment().mark_owner(token).map_err(os_error)?;
+    Ok((block, offset, token))
+  }
+
+  /// The byte offset of a lock: a multiple of [`lock::LOCK_SIZE`] inside the block (`lib/`
+  /// checks it first; checked again because memory safety depends on it).
+  fn lock_offset(&self, block: &Block, offset: &Unknown) -> ShmResult<usize> {
+    let offset = js::optional_index(offset, "offset")?.unwrap_or(0);
+    if !offset.is_multiple_of(lock::LOCK_SIZE)
+      || range(offset, lock::LOCK_SIZE, block.size()).is_none()
+    {
+      return Err(ShmError::OutOfRange(format!(
+        "offset must be a multiple of SharedMemory.LOCK_SIZE ({}) with the lock inside shared memory block \"{}\" of {} bytes, got {offset}",
+        lock::LOCK_SIZE,
+        self.name,
+        block.size()
+      )));
+    }
+    Ok(offset)
+  }
+
+  fn lock_now(&self, env: &Env, offset: &Unknown, timeout_ms: &Unknown) -> ShmResult<&'static str> {
+    let (block, offset, token) = self.locker(Some(offset))?;
+    let deadline = wait::deadline(timeout_ms)?;
+    // A worker blocked here must end when it is terminated (see `wait_now`).
+    let terminating = || js::is_terminating(env);
+    let outcome = lock::lock(
+      block.segment(),
+      offset,
+      token,
+      lock::Caller::Blocking,
+      deadline,
+      &terminating,
+    )
+    .map_err(|e| ShmError::from_os(&self.name, e))?;
+    if outcome == lock::Outcome::Deadlock {
+      return Err(ShmError::Deadlock {
+        name: self.name.clone(),
+        offset,
+      });
+    }
+    Ok(outcome.name())
+  }
+
+  fn free_lock(
+    &self,
+    offset: &Unknown,
+    free: fn(&os::Segment, usize, u64) -> std::io::Result<std::result::Result<(), lock::NotOwner>>,
+  ) -> ShmResult<()> {
+    let (block, offset, token) = self.locker(Some(offset))?;
+    free(block.segment(), offset, token)
+      .map_err(|e| ShmError::from_os(&self.name, e))?
+      .map_err(|_| ShmError::NotOwner {
+        name: self.name.clone(),
+        offset,
+      })
+  }
+
+  fn start_async_lock(
+    &mut self,
+    offset: &Unknown,
+    timeout_ms: &Unknown,
+    settle: &Unknown,
+  ) -> ShmResult<Either<&'static str, u32>> {
+    let (block, offset, token) = self.locker(Some(offset))?;
+    let deadline = wait::deadline(timeout_ms)?;
+    let os_error = |e| ShmError::from_os(&self.name, e);
+    match lock::try_lock(block.segment(), offset, token).map_err(os_error)? {
+      lock::Outcome::Busy if deadline.is_some_and(|d| d <= std::time::Instant::now()) => {
+        return Ok(Either::A(lock::Outcome::TimedOut.name()))
+      }
+      lock::Outcome::Busy => {}
+      taken => return Ok(Either::A(taken.name())),
+    }
+    let job = wait::Job::lock(
+      std::sync::Arc::clone(block.segment()),
+      &self.name,
+      offset,
+      token,
       deadline,
       wait::settle_callback(settle)?,
     );

@@ -11,6 +11,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
 use crate::error::{ShmError, ShmResult};
 use crate::js;
+use crate::lock::{self, Caller, Outcome};
 use crate::os::{Segment, WaitOutcome, WatchedWord};
 use crate::rules::to_int32;
 
@@ -117,15 +118,19 @@ impl AsyncWait {
     })
   }
 
-  /// Settles the promise, unless something else did already.
-  fn settle(&self, result: std::result::Result<String, ShmError>) {
+  /// Settles the promise, unless something else did already; returns whether the result is on
+  /// its way to JS.
+  fn settle(&self, result: std::result::Result<String, ShmError>) -> bool {
     let settle = self.settle.lock().unwrap_or_else(|e| e.into_inner()).take();
-    if let Some(settle) = settle {
+    match settle {
       // A closing environment (a worker that exits) refuses the call: nobody is left to tell.
-      let _ = settle.call(
-        result.map_err(napi::Error::from),
-        ThreadsafeFunctionCallMode::NonBlocking,
-      );
+      Some(settle) => {
+        settle.call(
+          result.map_err(napi::Error::from),
+          ThreadsafeFunctionCallMode::NonBlocking,
+        ) == Status::Ok
+      }
+      None => false,
     }
   }
 
@@ -134,7 +139,7 @@ impl AsyncWait {
   fn cancel(&self, error: Option<ShmError>) {
     self.cancel.store(true, Ordering::Release);
     match error {
-      Some(error) => self.settle(Err(error)),
+      Some(error) => drop(self.settle(Err(error))),
       // Dropping the callback lets the event loop go.
       None => drop(self.settle.lock().unwrap_or_else(|e| e.into_inner()).take()),
     }
@@ -212,13 +217,24 @@ impl Tracked<AsyncWait> {
   }
 }
 
-/// A wait for a waiter thread to do.
+/// A wait for a waiter thread to do: a `waitAsync`, or a `lockAsync`.
 pub struct Job {
-  word: WatchedWord,
+  work: Work,
   name: String,
-  expected: u32,
   deadline: Option<Instant>,
   wait: Arc<AsyncWait>,
+}
+
+enum Work {
+  /// Sleep while the word holds `expected`.
+  Wait { word: WatchedWord, expected: u32 },
+  /// Take the lock at `offset` for the thread whose token is `token` (the JS thread that called
+  /// `lockAsync`, which owns the lock once taken).
+  Lock {
+    segment: Arc<Segment>,
+    offset: usize,
+    token: u64,
+  },
 }
 
 impl Job {
@@ -231,23 +247,76 @@ impl Job {
     settle: Settle,
   ) -> Job {
     Job {
-      word: WatchedWord::new(segment, offset),
+      work: Work::Wait {
+        word: WatchedWord::new(segment, offset),
+        expected,
+      },
       name: name.to_owned(),
-      expected,
+      deadline,
+      wait: AsyncWait::new(settle),
+    }
+  }
+
+  /// A `lockAsync` of the lock at `offset` for the thread with lock token `token`.
+  pub fn lock(
+    segment: Arc<Segment>,
+    name: &str,
+    offset: usize,
+    token: u64,
+    deadline: Option<Instant>,
+    settle: Settle,
+  ) -> Job {
+    Job {
+      work: Work::Lock {
+        segment,
+        offset,
+        token,
+      },
+      name: name.to_owned(),
       deadline,
       wait: AsyncWait::new(settle),
     }
   }
 
   fn run(self) {
-    let result = self
-      .word
-      .wait(self.expected, self.deadline, &|| {
-        self.wait.cancel.load(Ordering::Acquire)
-      })
-      .map(|outcome| outcome_name(outcome).to_owned())
-      .map_err(|e| ShmError::from_os(&self.name, e));
-    self.wait.settle(result);
+    let cancelled = || self.wait.cancel.load(Ordering::Acquire);
+    let os_error = |e| ShmError::from_os(&self.name, e);
+    match &self.work {
+      Work::Wait { word, expected } => {
+        let result = word
+          .wait(*expected, self.deadline, &cancelled)
+          .map(|outcome| outcome_name(outcome).to_owned())
+          .map_err(os_error);
+        self.wait.settle(result);
+      }
+      Work::Lock {
+        segment,
+        offset,
+        token,
+      } => {
+        let taken = lock::lock(
+          segment,
+          *offset,
+          *token,
+          Caller::Async,
+          self.deadline,
+          &cancelled,
+        );
+        match taken {
+          Ok(outcome @ (Outcome::Acquired | Outcome::OwnerDied)) => {
+            if !self.wait.settle(Ok(outcome.name().to_owned())) {
+              // Aborted or closed meanwhile, or its thread is gone: nobody will unlock it.
+              let _ = match outcome {
+                Outcome::OwnerDied => lock::abandon(segment, *offset, *token),
+                _ => lock::unlock(segment, *offset, *token),
+              };
+            }
+          }
+          Ok(outcome) => drop(self.wait.settle(Ok(outcome.name().to_owned()))),
+          Err(e) => drop(self.wait.settle(Err(os_error(e)))),
+        }
+      }
+    }
   }
 }
 

@@ -23,6 +23,12 @@ memory.waitAsync(0, 0, Infinity, controller.signal).then((result) => {
   console.log(r);
 });
 void memory.waitAsync(0, 0);
+const lockSize: number = SharedMemory.LOCK_SIZE;
+const taken: 'acquired' | 'owner-died' | 'timed-out' = memory.lock(lockSize, 100);
+const tried: 'acquired' | 'owner-died' | 'busy' = memory.tryLock(0);
+memory.unlock(0);
+void memory.lockAsync(0, Infinity, controller.signal).then((r) => console.log(r === 'owner-died'));
+console.log(taken, tried);
 console.log(outcome, woken);
 memory.unlink();
 memory.close();
@@ -33,5 +39,8 @@ console.log(view, text, part, copied, flags, removed, present);
 
 // @ts-expect-error create takes true, false or 'if-missing'
 new SharedMemory('x', { size: 1, create: 'always' });
+// @ts-expect-error tryLock never times out
+const never: 'timed-out' = memory.tryLock(0);
+console.log(never);
 // @ts-expect-error view is read-only
 memory.view = Buffer.alloc(1);

@@ -5,7 +5,7 @@
 //! module is free of `cfg`. Errors are plain [`std::io::Error`]s, mapped to JS errors in one place
 //! (`crate::error`).
 
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 // One `cfg` + `path` per system rather than `cfg_attr(.., path)`: tools that walk the module tree
 // (cargo-mutants, see docs/testing.md) follow a plain `path` but not one inside `cfg_attr`.
@@ -20,6 +20,17 @@ mod imp;
 mod imp;
 
 pub use imp::{at_exit, exists, is_original_process, thread_budget, unlink, Segment, WatchedWord};
+
+/// Whether the thread that holds a lock lives: kernel-kept marks where the system has them.
+#[cfg(target_os = "linux")]
+#[path = "owners_linux.rs"]
+mod owners;
+#[cfg(not(target_os = "linux"))]
+#[path = "owners_unsupported.rs"]
+mod owners;
+
+pub use owners::lock_token;
+use owners::OwnerMarks;
 
 /// When a wait watches the word and when it sleeps: the one policy every wait follows.
 mod watch;
@@ -159,6 +170,35 @@ impl Segment {
     // (every OS maps at page or allocation-granularity boundaries). An `AtomicU32` has the layout
     // of a `u32`, and atomic access is how memory that other processes change must be read.
     unsafe { &*self.as_ptr().add(offset).cast::<AtomicU32>() }
+  }
+}
+
+impl Segment {
+  /// The 64-bit lock word at `offset`.
+  ///
+  /// # Panics
+  /// If `offset` is not a multiple of 8 with the word inside the mapping: callers check first.
+  pub fn lock_word(&self, offset: usize) -> &AtomicU64 {
+    assert!(
+      offset.is_multiple_of(8) && offset.checked_add(8).is_some_and(|end| end <= self.len()),
+      "a lock word inside the mapping"
+    );
+    // SAFETY: as in `word`: the 8 bytes are inside the mapping, which stays mapped while `&self`
+    // lives, and 8-aligned (mappings start at page boundaries); `AtomicU64` has the layout of a
+    // `u64`.
+    unsafe { &*self.as_ptr().add(offset).cast::<AtomicU64>() }
+  }
+
+  /// Marks the current thread, whose lock token is `token` ([`lock_token`]), alive as a lock
+  /// owner in this block, for as long as the thread lives and this process keeps the block open.
+  pub fn mark_owner(&self, token: u64) -> std::io::Result<()> {
+    self.owner_marks().mark(token)
+  }
+
+  /// Whether the thread with lock token `token` lives and holds this block open (an error where
+  /// the system cannot tell: the caller then counts it alive).
+  pub fn owner_alive(&self, token: u64) -> std::io::Result<bool> {
+    self.owner_marks().alive(token)
   }
 }
 

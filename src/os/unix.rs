@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::{
-  futex, next_slice, settled_before_sleep, Access, ForeignBlock, FutexWait, NotABlock, WaitOutcome,
+  futex, next_slice, settled_before_sleep, Access, ForeignBlock, FutexWait, NotABlock, OwnerMarks,
+  WaitOutcome,
 };
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.
@@ -33,6 +34,8 @@ pub struct Segment {
   /// A creator's descriptor of the object, holding its liveness lock (see [`LIVE`]) until the
   /// segment is released or dropped, or the process dies.
   liveness: Mutex<Option<OwnedFd>>,
+  /// Which lock owners live (see `owners_*.rs`); holds a descriptor of the object until released.
+  owners: OwnerMarks,
 }
 
 /// The mark of a block whose creator holds a liveness lock: the sticky bit, which Linux ignores
@@ -177,6 +180,7 @@ impl Segment {
         released: AtomicBool::new(false),
         being_created: false,
         liveness: Mutex::new(None),
+        owners: OwnerMarks::new(fd, identity)?,
       });
     }
     let prot = match access {
@@ -196,7 +200,12 @@ impl Segment {
       released: AtomicBool::new(false),
       being_created: false,
       liveness: Mutex::new(None),
+      owners: OwnerMarks::new(fd, identity)?,
     })
+  }
+
+  pub(super) fn owner_marks(&self) -> &OwnerMarks {
+    &self.owners
   }
 
   /// The first byte of the mapping (dangling when the length is 0).
@@ -233,6 +242,8 @@ impl Segment {
   /// JS view, work on Node's thread pool) touches only that private memory, never unmapped
   /// addresses. The range itself is unmapped when the segment is dropped. Idempotent.
   pub fn release(&self) -> io::Result<()> {
+    // Locks that this process holds only through this segment are abandoned from now on.
+    self.owners.release();
     // The name is gone or no longer ours: the liveness lock has nothing left to vouch for.
     drop(
       self

@@ -48,6 +48,10 @@ impl Segment {
     match self.never {}
   }
 
+  pub(super) fn owner_marks(&self) -> &super::OwnerMarks {
+    match self.never {}
+  }
+
   pub fn being_created(&self) -> bool {
     match self.never {}
   }

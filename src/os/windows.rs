@@ -24,7 +24,7 @@ use windows_sys::Win32::System::Memory::{
   PAGE_READWRITE,
 };
 
-use super::{next_slice, settled_before_sleep, Access, WaitOutcome};
+use super::{next_slice, settled_before_sleep, Access, OwnerMarks, WaitOutcome};
 
 /// The cross-process waiter table behind [`Segment::wait`] and [`Segment::wake`].
 #[path = "windows_waiters.rs"]
@@ -261,6 +261,10 @@ impl Segment {
   /// segment is dropped. Windows cannot swap private memory in under a mapped view in one step
   /// (an unmap and a new allocation at the same address leave a moment in which the addresses
   /// fault), so this is the safe equivalent of the Unix `release`. Idempotent.
+  pub(super) fn owner_marks(&self) -> &OwnerMarks {
+    &OwnerMarks
+  }
+
   pub fn release(&self) -> io::Result<()> {
     self.close_handle();
     Ok(())
