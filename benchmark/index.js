@@ -17,6 +17,7 @@ const path = require('node:path')
 const { compare, timeBatch } = require('./harness')
 const chart = require('./chart')
 const roundtrip = require('./roundtrip')
+const lock = require('./lock')
 
 let v2 = require('..')
 const baseline = process.env.BENCH_BASELINE ? require(path.resolve(process.env.BENCH_BASELINE)) : null
@@ -178,7 +179,7 @@ function format(ns) {
 /** The 1.x figure of a case, whatever its label says about how it is released. */
 const v1Of = (results) => Object.entries(results).find(([name]) => name.startsWith('1.x'))?.[1]
 
-function markdown(results, rt) {
+function markdown(results, rt, lk) {
   const lines = [
     '| case | system | median | vs 1.x | % of Buffer.copy |',
     '|---|---|---:|---:|---:|',
@@ -192,7 +193,7 @@ function markdown(results, rt) {
       lines.push(`| ${c.name} | ${system} | ${format(r.median)} | ${ratio} | ${bulk} |`)
     }
   }
-  return lines.join('\n') + '\n\n' + roundtrip.table(rt)
+  return lines.join('\n') + '\n\n' + roundtrip.table(rt) + '\n\n' + lock.table(lk)
 }
 
 function targets(results) {
@@ -228,16 +229,20 @@ async function run() {
   }
   const rt = await roundtrip.run(10000)
   console.log(roundtrip.table(rt))
+  const lk = await lock.run()
+  console.log(lock.table(lk))
   const checks = targets(results)
+  checks.push(['uncontended lock + unlock under 100 ns', lk.uncontended.ours <= 100, `${lk.uncontended.ours.toFixed(1)} ns`])
+  checks.push(['lock handoff p50 at most a wait/notify round trip p50', lk.handoff.p50 <= lk.waitNotifyRoundTrip, `${lk.handoff.p50.toFixed(1)} µs vs ${lk.waitNotifyRoundTrip.toFixed(1)} µs`])
   const machine = `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`
   const date = new Date().toISOString().slice(0, 10)
-  fs.writeFileSync(path.join(docs, 'benchmarks.json'), JSON.stringify({ date, machine, rounds: ROUNDS, results, roundtrip: rt, targets: checks }, null, 2) + '\n')
+  fs.writeFileSync(path.join(docs, 'benchmarks.json'), JSON.stringify({ date, machine, rounds: ROUNDS, results, roundtrip: rt, lock: lk, targets: checks }, null, 2) + '\n')
   fs.writeFileSync(path.join(docs, 'throughput.svg'), chart(results, SIZES, label))
   const report = fs.readFileSync(path.join(__dirname, 'report.md'), 'utf8')
     .replace('{{machine}}', machine)
     .replace('{{date}}', date)
     .replace('{{rounds}}', String(ROUNDS))
-    .replace('{{table}}', markdown(results, rt))
+    .replace('{{table}}', markdown(results, rt, lk))
     .replace('{{targets}}', checks.map(([what, ok, value]) => `| ${what} | ${value} | ${ok ? 'met' : '**not met**'} |`).join('\n'))
   fs.writeFileSync(path.join(docs, 'benchmarks.md'), report)
   console.log('\nTargets:')

@@ -131,11 +131,11 @@ const KINDS = {
   ipc: 'child_process IPC',
 }
 
-/** Runs every kind `repeats` times, interleaved, and keeps all round trips of each. */
-async function run(rounds, repeats = 2) {
+/** Runs every kind (or those named) `repeats` times, interleaved, and keeps all round trips of each. */
+async function run(rounds, repeats = 2, kinds = Object.keys(KINDS)) {
   const results = {}
   for (let r = 0; r < repeats; r++) {
-    for (const kind of Object.keys(KINDS)) {
+    for (const kind of kinds) {
       await measure(kind, Math.ceil(rounds / 10)) // warm-up
       const times = await measure(kind, Math.ceil(rounds / repeats))
       results[kind] = (results[kind] ?? []).concat(times)

@@ -1,0 +1,182 @@
+'use strict'
+
+// The cross-process lock (npm run bench:lock; also part of npm run bench):
+// - an uncontended lock + unlock pair, against a JS Atomics spin lock on the
+//   same block, in interleaved batches;
+// - a handoff: how long after an unlock a process asleep in lock() has the
+//   lock, against how long after a notify a process asleep in wait() wakes
+//   (one way each, timed with the monotonic clock both share), and against a
+//   wait/notify round trip (benchmark/roundtrip.js), interleaved;
+// - how long a waiter blocked in lock() takes to learn that the holder was
+//   killed (SIGKILL).
+//
+//   node benchmark/lock.js [--json file]
+
+const fs = require('node:fs')
+const { fork } = require('node:child_process')
+const SharedMemory = require('..')
+const roundtrip = require('./roundtrip.js')
+
+const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+const median = (values) => percentile([...values].sort((a, b) => a - b), 50)
+
+/** ns per uncontended lock + unlock pair: ours, and a spin lock on an Int32 of the same block. */
+function uncontended(batches = 30, pairs = 200000) {
+  const memory = new SharedMemory(SharedMemory.generateId(), { size: 4096 })
+  const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 1024)
+  const ours = () => {
+    for (let i = 0; i < pairs; i++) {
+      memory.lock(64)
+      memory.unlock(64)
+    }
+  }
+  const spin = () => {
+    for (let i = 0; i < pairs; i++) {
+      while (Atomics.compareExchange(words, 32, 0, 1) !== 0);
+      Atomics.store(words, 32, 0)
+    }
+  }
+  const times = { ours: [], spin: [] }
+  for (let b = 0; b < batches; b++) {
+    for (const [kind, run] of [['ours', ours], ['spin', spin]]) {
+      const started = process.hrtime.bigint()
+      run()
+      times[kind].push(Number(process.hrtime.bigint() - started) / pairs)
+    }
+  }
+  memory.close()
+  const result = { ours: median(times.ours.slice(3)), spin: median(times.spin.slice(3)) }
+  return { ...result, ratio: result.ours / result.spin }
+}
+
+// The handoff's slots, as Int32 indices: the lock is at byte 0, the wait/notify word at byte 8.
+const FLAG = 2
+const ACK = 3
+const GO = 4
+const STOP = 5
+const WOKE_AT = 3 // BigInt64 index (byte 24): when the other process got the lock or woke
+
+/** The other process of the handoff: takes the lock (or waits on FLAG) and says when it did. */
+function partner(name, kind) {
+  const memory = new SharedMemory(name, { create: false })
+  const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 8)
+  const times = new BigInt64Array(memory.view.buffer, memory.view.byteOffset, 4)
+  process.send('ready')
+  for (let n = 1; ; n++) {
+    if (kind === 'lock') {
+      memory.lock(0) // asleep until the other process unlocks
+      times[WOKE_AT] = process.hrtime.bigint()
+      memory.unlock(0)
+    } else {
+      while (Atomics.load(words, FLAG) === 0) memory.wait(FLAG * 4, 0)
+      times[WOKE_AT] = process.hrtime.bigint()
+    }
+    Atomics.store(words, ACK, n)
+    memory.notify(ACK * 4)
+    while (Atomics.load(words, GO) !== n) memory.wait(GO * 4, n - 1)
+    if (Atomics.load(words, STOP) === 1) break
+  }
+  memory.close()
+  process.disconnect()
+}
+
+/**
+ * µs from one process freeing the lock (or notifying) until the other, asleep in lock() (or in
+ * wait()), has it (or woke), measured with the monotonic clock both processes share.
+ */
+async function handoff(kind, rounds) {
+  const memory = new SharedMemory(SharedMemory.generateId(), { size: 64 })
+  const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 8)
+  const times = new BigInt64Array(memory.view.buffer, memory.view.byteOffset, 4)
+  if (kind === 'lock') memory.lock(0)
+  const child = fork(__filename, ['--partner', memory.name, kind])
+  await new Promise((resolve) => child.once('message', resolve))
+  const result = new Float64Array(rounds)
+  for (let n = 1; n <= rounds; n++) {
+    // Long enough for the other process to be asleep (it watches the word for 50 µs first).
+    const until = process.hrtime.bigint() + 2000000n
+    while (process.hrtime.bigint() < until);
+    const started = process.hrtime.bigint()
+    if (kind === 'lock') {
+      memory.unlock(0)
+    } else {
+      Atomics.store(words, FLAG, 1)
+      memory.notify(FLAG * 4)
+    }
+    while (Atomics.load(words, ACK) !== n) memory.wait(ACK * 4, n - 1)
+    result[n - 1] = Number(times[WOKE_AT] - started) / 1000
+    if (kind === 'lock') memory.lock(0)
+    else Atomics.store(words, FLAG, 0)
+    if (n === rounds) Atomics.store(words, STOP, 1)
+    Atomics.store(words, GO, n)
+    memory.notify(GO * 4)
+  }
+  await new Promise((resolve) => child.on('exit', resolve))
+  memory.close()
+  return Array.from(result).sort((a, b) => a - b)
+}
+
+/** ms from SIGKILL of the holder until a waiter blocked in lock() returns 'owner-died'. */
+async function deathNoticed(samples) {
+  const fixture = require.resolve('../__test__/fixtures/locker.js')
+  const times = []
+  for (let i = 0; i < samples; i++) {
+    const memory = new SharedMemory(SharedMemory.generateId(), { size: 64 })
+    const next = (child, test) => new Promise((resolve) => child.on('message', (m) => test(m) && resolve(m)))
+    const holder = fork(fixture, [memory.name, 'hold', '0'])
+    await next(holder, (m) => 'held' in m)
+    const waiter = fork(fixture, [memory.name, 'wait', '0'])
+    const result = next(waiter, (m) => 'result' in m)
+    await next(waiter, (m) => m.ready)
+    await new Promise((resolve) => setTimeout(resolve, 200)) // asleep in lock() by then
+    const killedAt = Date.now()
+    holder.kill('SIGKILL')
+    const { at } = await result
+    times.push(at - killedAt)
+    await new Promise((resolve) => waiter.on('exit', resolve))
+    memory.close()
+  }
+  return times.sort((a, b) => a - b)
+}
+
+async function run({ rounds = 1000, repeats = 2 } = {}) {
+  const pair = uncontended()
+  const handoffs = { lock: [], wait: [] }
+  const roundTrips = []
+  for (let r = 0; r < repeats; r++) {
+    for (const kind of ['lock', 'wait']) {
+      await handoff(kind, 50) // warm-up
+      handoffs[kind].push(...(await handoff(kind, Math.ceil(rounds / repeats))))
+    }
+    roundTrips.push((await roundtrip.run(rounds, 1, ['wait'])).wait.p50)
+  }
+  for (const times of Object.values(handoffs)) times.sort((a, b) => a - b)
+  const died = await deathNoticed(10)
+  const summary = (times) => ({ p50: percentile(times, 50), p99: percentile(times, 99) })
+  return { uncontended: pair, handoff: summary(handoffs.lock), notify: summary(handoffs.wait), waitNotifyRoundTrip: median(roundTrips), ownerDied: { p50: percentile(died, 50), max: died[died.length - 1] } }
+}
+
+function table(results) {
+  const { uncontended: u, handoff: h, notify: w, waitNotifyRoundTrip: rt, ownerDied: d } = results
+  return [
+    '| measure | ours | baseline | ratio |',
+    '|---|---:|---:|---:|',
+    `| uncontended lock + unlock (ns) | ${u.ours.toFixed(1)} | ${u.spin.toFixed(1)} (JS Atomics spin lock) | ${u.ratio.toFixed(2)}× |`,
+    `| handoff to a process asleep in lock(), p50 (µs) | ${h.p50.toFixed(1)} | ${w.p50.toFixed(1)} (notify to a process asleep in wait()) | ${(h.p50 / w.p50).toFixed(2)}× |`,
+    `| the same handoff, p50 (µs), against a wait/notify round trip | ${h.p50.toFixed(1)} | ${rt.toFixed(1)} (benchmark/roundtrip.js, wait) | ${(h.p50 / rt).toFixed(2)}× |`,
+    `| the handoff, p99 (µs) | ${h.p99.toFixed(1)} | ${w.p99.toFixed(1)} | ${(h.p99 / w.p99).toFixed(2)}× |`,
+    `| holder killed → waiter blocked in lock() gets 'owner-died' (ms), p50 / max of 10 | ${d.p50} / ${d.max} | | |`,
+  ].join('\n')
+}
+
+if (process.argv[2] === '--partner') {
+  partner(process.argv[3], process.argv[4])
+} else if (require.main === module) {
+  const jsonAt = process.argv.indexOf('--json')
+  run().then((results) => {
+    console.log(table(results))
+    if (jsonAt > 0) fs.writeFileSync(process.argv[jsonAt + 1], JSON.stringify(results, null, 2) + '\n')
+  })
+}
+
+module.exports = { run, table }
