@@ -265,3 +265,30 @@ test('lockAsync waits with the event loop free and gets the lock when the holder
   await owner.exited
   memory.close()
 })
+
+test('a read lock planted on a dead owner’s mark by a read-only process does not keep it alive', { skip: supported !== true && supported }, async () => {
+  const { name, memory } = block()
+  const owner = await holder(name)
+  const token = word(memory) & ((1n << 62n) - 1n)
+  owner.child.kill('SIGKILL')
+  await owner.exited
+  // A process that may only read the block places a read lock on the byte that marks the dead
+  // owner alive, and holds it.
+  const planter = spawn('python3', ['-c', `
+import fcntl, os, sys, time
+fd = os.open('/dev/shm/${name}', os.O_RDONLY)
+fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, (1 << 62) + ${token}, 0)
+print('planted', flush=True)
+time.sleep(30)`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    await new Promise((resolve, reject) => {
+      planter.stdout.once('data', resolve)
+      planter.once('exit', (code) => reject(new Error(`the planter exited with ${code}`)))
+    })
+    assert.equal(memory.tryLock(0), 'owner-died')
+    memory.unlock(0)
+  } finally {
+    planter.kill('SIGKILL')
+  }
+  memory.close()
+})
