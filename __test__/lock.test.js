@@ -13,7 +13,8 @@ const { Worker } = require('node:worker_threads')
 
 const { SharedMemory, uniqueName, startChild, thrown, whenSleeping } = require('./helpers')
 
-const supported = process.platform === 'linux' || 'locks need owner-death detection, which this release has on Linux only'
+const supported = process.platform === 'linux' || process.platform === 'win32' || 'locks need owner-death detection, which this release has on Linux and Windows only'
+const linuxOnly = (supported !== true && supported) || (process.platform !== 'linux' && 'signals and /dev/shm as on Linux')
 const isRoot = process.getuid?.() === 0
 const unshareMissing =
   (!isRoot || spawnSync('unshare', ['--pid', '--fork', '--kill-child', 'true']).status !== 0) && 'needs root and unshare --pid --kill-child'
@@ -162,7 +163,7 @@ for (const how of ['exit', 'throw']) {
   })
 }
 
-test('a holder stopped with SIGSTOP is alive', { skip: supported !== true && supported }, async () => {
+test('a holder stopped with SIGSTOP is alive', { skip: linuxOnly }, async () => {
   const { name, memory } = block()
   const owner = await holder(name)
   owner.child.kill('SIGSTOP')
@@ -266,7 +267,7 @@ test('lockAsync waits with the event loop free and gets the lock when the holder
   memory.close()
 })
 
-test('a read lock planted on a dead owner’s mark by a read-only process does not keep it alive', { skip: supported !== true && supported }, async () => {
+test('a read lock planted on a dead owner’s mark by a read-only process does not keep it alive', { skip: linuxOnly }, async () => {
   const { name, memory } = block()
   const owner = await holder(name)
   const token = word(memory) & ((1n << 62n) - 1n)

@@ -81,6 +81,21 @@ const ops = {
     }
   },
   notify: (handle, offset, count) => block(handle).notify(offset, count),
+  lock: (handle, offset, timeoutMs) => block(handle).lock(offset, timeoutMs),
+  tryLock: (handle, offset) => block(handle).tryLock(offset),
+  unlock: (handle, offset) => block(handle).unlock(offset),
+  /** `rounds` times: lock, add one to the Uint32 at `counter` with a plain read and write, unlock. */
+  async countUnderLock(handle, offset, counter, rounds) {
+    const memory = block(handle)
+    const results = {}
+    for (let i = 0; i < rounds; i++) {
+      const result = i % 2 === 0 ? memory.lock(offset) : await memory.lockAsync(offset)
+      results[result] = (results[result] ?? 0) + 1
+      memory.view.writeUInt32LE(memory.view.readUInt32LE(counter) + 1, counter)
+      memory.unlock(offset)
+    }
+    return results
+  },
   /** The producer's step: store `value` in the word at `offset`, then notify it at once. */
   storeAndNotify(handle, offset, value) {
     Atomics.store(words(handle), offset / 4, value)

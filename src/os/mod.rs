@@ -25,12 +25,13 @@ pub use imp::{at_exit, exists, is_original_process, thread_budget, unlink, Segme
 #[cfg(target_os = "linux")]
 #[path = "owners_linux.rs"]
 mod owners;
-#[cfg(not(target_os = "linux"))]
+#[cfg(windows)]
+use imp::owners;
+#[cfg(not(any(target_os = "linux", windows)))]
 #[path = "owners_unsupported.rs"]
 mod owners;
 
 pub use owners::lock_token;
-use owners::OwnerMarks;
 
 /// When a wait watches the word and when it sleeps: the one policy every wait follows.
 mod watch;

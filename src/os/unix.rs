@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use super::owners::OwnerMarks;
 use super::{
-  futex, next_slice, settled_before_sleep, Access, ForeignBlock, FutexWait, NotABlock, OwnerMarks,
-  WaitOutcome,
+  futex, next_slice, settled_before_sleep, Access, ForeignBlock, FutexWait, NotABlock, WaitOutcome,
 };
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.

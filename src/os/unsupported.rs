@@ -48,7 +48,7 @@ impl Segment {
     match self.never {}
   }
 
-  pub(super) fn owner_marks(&self) -> &super::OwnerMarks {
+  pub(super) fn owner_marks(&self) -> &super::owners::OwnerMarks {
     match self.never {}
   }
 

@@ -24,13 +24,19 @@ use windows_sys::Win32::System::Memory::{
   PAGE_READWRITE,
 };
 
-use super::{next_slice, settled_before_sleep, Access, OwnerMarks, WaitOutcome};
+use super::{next_slice, settled_before_sleep, Access, WaitOutcome};
 
 /// The cross-process waiter table behind [`Segment::wait`] and [`Segment::wake`].
 #[path = "windows_waiters.rs"]
 mod waiters;
 
 use waiters::WaiterTable;
+
+/// Lock tokens, and owners' liveness marks: a named mutex per thread and block.
+#[path = "owners_windows.rs"]
+pub(super) mod owners;
+
+use owners::OwnerMarks;
 
 /// A view of a named file mapping, and the mapping's handle. A Windows name lives as long as any
 /// handle to the object, so the handle is what keeps the name: it stays open until the block's
@@ -46,6 +52,8 @@ pub struct Segment {
   os_name: String,
   /// Those objects, made on the first `wait` or `notify`.
   waiters: OnceLock<WaiterTable>,
+  /// The mutexes that mark this process's lock owners alive (see `owners_windows.rs`).
+  owners: OwnerMarks,
 }
 
 // SAFETY: the view belongs to this `Segment` alone and is unmapped only by its `Drop`; a view may
@@ -158,7 +166,12 @@ impl Segment {
       len,
       os_name: os_name.to_owned(),
       waiters: OnceLock::new(),
+      owners: OwnerMarks::new(os_name),
     })
+  }
+
+  pub(super) fn owner_marks(&self) -> &OwnerMarks {
+    &self.owners
   }
 
   /// The first byte of the view.
@@ -261,11 +274,9 @@ impl Segment {
   /// segment is dropped. Windows cannot swap private memory in under a mapped view in one step
   /// (an unmap and a new allocation at the same address leave a moment in which the addresses
   /// fault), so this is the safe equivalent of the Unix `release`. Idempotent.
-  pub(super) fn owner_marks(&self) -> &OwnerMarks {
-    &OwnerMarks
-  }
-
   pub fn release(&self) -> io::Result<()> {
+    // Locks that this process holds only through this segment are abandoned from now on.
+    self.owners.release();
     self.close_handle();
     Ok(())
   }
