@@ -72,14 +72,29 @@ impl Block {
     size: Option<usize>,
     own_only: bool,
   ) -> io::Result<Block> {
+    Block::open_waiting(
+      os_name,
+      access,
+      size,
+      own_only,
+      (CREATION_WAIT, CREATION_WAIT_LIMIT),
+    )
+  }
+
+  /// [`Block::open`], waiting `patience` for an empty block, and up to `limit` while its creator
+  /// is at work (shorter in tests).
+  fn open_waiting(
+    os_name: &str,
+    access: Access,
+    size: Option<usize>,
+    own_only: bool,
+    (patience, limit): (Duration, Duration),
+  ) -> io::Result<Block> {
     let started = Instant::now();
     let segment = loop {
       let segment = Segment::open(os_name, access, size, own_only)?;
       let waited = started.elapsed();
-      if segment.len() > 0
-        || waited > CREATION_WAIT_LIMIT
-        || (waited > CREATION_WAIT && !segment.being_created())
-      {
+      if segment.len() > 0 || waited > limit || (waited > patience && !segment.being_created()) {
         break segment;
       }
       std::thread::sleep(Duration::from_millis(1));
@@ -455,6 +470,54 @@ mod tests {
     assert_eq!(block.size(), 4096, "waited {:?}", started.elapsed());
     drop(creator.join().unwrap());
     rustix::shm::unlink(name.as_str()).unwrap();
+  }
+
+  /// An empty object at the name: attached after `patience` when nobody is creating it (another
+  /// program made it, or its creator died), after `limit` at most while a live creator stays at
+  /// 0 bytes.
+  #[test]
+  fn an_attach_to_an_empty_block_waits_for_its_creator_only_while_it_lives_and_not_forever() {
+    use rustix::fs::{fchmod, flock, FlockOperation, Mode};
+    let waits = (Duration::from_millis(100), Duration::from_millis(600));
+    let name = unique("empty");
+    let flags = rustix::shm::OFlags::CREATE | rustix::shm::OFlags::EXCL | rustix::shm::OFlags::RDWR;
+    let fd = rustix::shm::open(name.as_str(), flags, Mode::from_raw_mode(0o600)).unwrap();
+    let started = Instant::now();
+    let block = Block::open_waiting(&name, Access::ReadWrite, None, false, waits).unwrap();
+    let waited = started.elapsed();
+    assert_eq!(block.size(), 0);
+    assert!(
+      waited >= waits.0 && waited < waits.1,
+      "nobody creates it: {waited:?}"
+    );
+    // Now a live creator holds it, marked as ours, and never gives it a size.
+    flock(&fd, FlockOperation::NonBlockingLockExclusive).unwrap();
+    fchmod(&fd, Mode::from_raw_mode(0o1600)).unwrap();
+    let started = Instant::now();
+    let block = Block::open_waiting(&name, Access::ReadWrite, None, false, waits).unwrap();
+    let waited = started.elapsed();
+    assert_eq!(block.size(), 0);
+    assert!(
+      waited >= waits.1 && waited < waits.1 * 5,
+      "a live creator: {waited:?}"
+    );
+    rustix::shm::unlink(name.as_str()).unwrap();
+  }
+
+  #[test]
+  fn create_or_open_reports_a_failed_create_as_it_failed() {
+    // More than /dev/shm can hold: the create fails with its own error, which must not turn into
+    // an attach to a block that is not there.
+    let name = unique("too-big");
+    let created = Block::create(&name, 1 << 50, 0o600, false)
+      .map(drop)
+      .unwrap_err();
+    let both = Block::create_or_open(&name, 1 << 50, 0o600, Access::ReadWrite, false)
+      .map(drop)
+      .unwrap_err();
+    assert_ne!(created.kind(), io::ErrorKind::NotFound);
+    assert_eq!(both.kind(), created.kind(), "{both}");
+    assert!(!os::exists(&name).unwrap(), "nothing left behind");
   }
 
   #[test]
