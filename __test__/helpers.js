@@ -206,6 +206,21 @@ function sleepingWaiters(memory) {
 }
 
 /**
+ * Resolves once some thread of this process (a worker's, say) sleeps on a word of block `memory`
+ * (Linux; elsewhere, waits half a second).
+ */
+async function whenAnyThreadSleepsOn(memory, { timeoutMs = 10000 } = {}) {
+  if (process.platform !== 'linux') return new Promise((resolve) => setTimeout(resolve, 500))
+  const started = Date.now()
+  for (;;) {
+    const within = mappingsOf(memory.name)
+    if (fs.readdirSync('/proc/self/task').some((tid) => inSharedFutex(tid, process.pid, within))) return
+    if (Date.now() - started > timeoutMs) throw new Error(`no thread sleeps on block ${memory.name}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/**
  * Resolves once `count` waitAsync threads of this process sleep on a word of block `memory` (or,
  * with `exactly`, once exactly `count` do, 0 included). Elsewhere than on Linux, waits half a
  * second.
@@ -253,5 +268,6 @@ module.exports = {
   waiterThread,
   sleepingWaiters,
   whenWaitersSleep,
+  whenAnyThreadSleepsOn,
   collectGarbage,
 }

@@ -11,7 +11,7 @@ const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn } = require('./helpers')
 
 const supported = process.platform === 'linux' || process.platform === 'win32' || 'locks need owner-death detection, which this release has on Linux and Windows only'
 const linuxOnly = (supported !== true && supported) || (process.platform !== 'linux' && 'signals and /dev/shm as on Linux')
@@ -291,5 +291,28 @@ time.sleep(30)`], { stdio: ['ignore', 'pipe', 'inherit'] })
   } finally {
     planter.kill('SIGKILL')
   }
+  memory.close()
+})
+
+test('a worker blocked in lock() ends promptly when it is terminated, and takes nothing', { skip: supported !== true && supported }, async () => {
+  const { name, memory } = block()
+  assert.equal(memory.lock(0), 'acquired')
+  const held = word(memory)
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads')
+     const SharedMemory = require(${JSON.stringify(path.join(__dirname, '..'))})
+     const memory = new SharedMemory(workerData.name, { create: false })
+     parentPort.postMessage('locking')
+     parentPort.postMessage(memory.lock(0, 120000))`,
+    { eval: true, workerData: { name } },
+  )
+  await new Promise((resolve) => worker.once('message', resolve))
+  await whenAnyThreadSleepsOn(memory) // asleep in lock(), not about to call it
+  let timer
+  const stuck = new Promise((resolve) => (timer = setTimeout(resolve, 20000, 'stuck')))
+  assert.notEqual(await Promise.race([worker.terminate(), stuck]), 'stuck')
+  clearTimeout(timer)
+  assert.equal(word(memory) & ~(1n << 62n), held, 'still ours')
+  memory.unlock(0)
   memory.close()
 })

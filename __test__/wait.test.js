@@ -8,7 +8,7 @@ const { performance } = require('node:perf_hooks')
 const { Worker } = require('node:worker_threads')
 const path = require('node:path')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenWaitersSleep, threadsNamed, waiterThread } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenWaitersSleep, whenAnyThreadSleepsOn, threadsNamed, waiterThread } = require('./helpers')
 
 const isLinux = process.platform === 'linux'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -258,6 +258,8 @@ test('a worker blocked in wait() ends promptly when it is terminated', async () 
   const messages = []
   worker.on('message', (message) => messages.push(message))
   await new Promise((resolve) => worker.once('message', resolve))
+  // Terminated before it reaches the wait, it would stop anyway: it must be asleep in it first.
+  await whenAnyThreadSleepsOn(memory)
   // The wait looks for termination between its slices: a terminated worker leaves it within one,
   // not after its two minutes.
   let timer

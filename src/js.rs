@@ -109,10 +109,6 @@ pub fn optional_integer(value: &Unknown, what: &str, max: u32) -> ShmResult<Opti
   Ok(Some(n as u32))
 }
 
-fn is_negative_zero(n: f64) -> bool {
-  n == 0.0 && n.is_sign_negative()
-}
-
 /// Whether `value` is an object (not `null`, not a function, not an array): an options bag.
 pub fn is_options_object(value: &Unknown) -> ShmResult<bool> {
   if value.get_type()? != ValueType::Object {
@@ -163,13 +159,10 @@ pub fn size(value: &Unknown, what: &str) -> ShmResult<usize> {
   Ok(n as usize)
 }
 
-/// Writes `-0` as JS does not (`0`), so messages show what the caller passed.
+/// A number as messages show it: what the caller passed, `-0` included (Rust writes `-0`, where
+/// JS's `String(-0)` gives `0`).
 fn display_number(n: f64) -> String {
-  if is_negative_zero(n) {
-    "-0".to_owned()
-  } else {
-    n.to_string()
-  }
+  n.to_string()
 }
 
 /// Binary data borrowed from JS: a Buffer, any TypedArray, a DataView or an ArrayBuffer.
