@@ -332,9 +332,14 @@ class SharedMemory {
       settle = (error, result) => {
         signal?.removeEventListener('abort', onAbort)
         if (aborted) {
-          // Taken by the thread just before the abort: give it back as it was.
-          if (result === 'acquired') this.#native.unlock(offset)
-          else if (result === 'owner-died') this.#native.abandonLock(offset)
+          // Taken by the thread just before the abort: give it back as it was. (Closed since,
+          // the block's locks held here count as abandoned already: nothing to give back.)
+          try {
+            if (result === 'acquired') this.#native.unlock(offset)
+            else if (result === 'owner-died') this.#native.abandonLock(offset)
+          } catch (error) {
+            if (error?.code !== 'ERR_SHM_CLOSED') throw error
+          }
         } else if (error) reject(error)
         else resolve(result)
       }

@@ -50,7 +50,8 @@ struct Descriptions {
 
 /// The description that holds this process's marks on one file, and the tokens marked on it.
 struct Holder {
-  fd: OwnedFd,
+  /// `None` only while the holder is dropped.
+  fd: Option<OwnedFd>,
   identity: (u64, u64),
   marked: Mutex<HashSet<u64>>,
 }
@@ -87,7 +88,7 @@ impl OwnerMarks {
       if marked.contains(&token) {
         return Ok(());
       }
-      set_lock(&holder.fd, libc::F_WRLCK, token)?;
+      set_lock(holder.fd(), libc::F_WRLCK, token)?;
       marked.insert(token);
     }
     THREAD_MARKS.with(|marks| marks.held.borrow_mut().push(Arc::downgrade(holder)));
@@ -148,7 +149,7 @@ fn holder_of(probe: &OwnedFd, identity: (u64, u64)) -> io::Result<Arc<Holder>> {
     ));
   }
   let holder = Arc::new(Holder {
-    fd,
+    fd: Some(fd),
     identity,
     marked: Mutex::new(HashSet::new()),
   });
@@ -157,9 +158,14 @@ fn holder_of(probe: &OwnedFd, identity: (u64, u64)) -> io::Result<Arc<Holder>> {
   Ok(holder)
 }
 
+impl Holder {
+  fn fd(&self) -> &OwnedFd {
+    self.fd.as_ref().expect("open until dropped")
+  }
+}
+
 impl Drop for Holder {
   fn drop(&mut self) {
-    // Its marks go with the description, when `fd` closes after this.
     let mut holders = HOLDERS.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(holders) = holders.as_mut() {
       if holders
@@ -169,6 +175,9 @@ impl Drop for Holder {
         holders.remove(&self.identity);
       }
     }
+    // Its marks go with the description. Closed before the registry is unlocked: a new holder
+    // of the same file, opened meanwhile, would find this one's marks still there.
+    drop(self.fd.take());
   }
 }
 
@@ -231,7 +240,7 @@ impl Drop for ThreadMarks {
       let mut marked = holder.marked.lock().unwrap_or_else(PoisonError::into_inner);
       if marked.remove(&token) {
         // Nothing to do if it fails: the mark then goes when the process closes the block.
-        let _ = set_lock(&holder.fd, libc::F_UNLCK, token);
+        let _ = set_lock(holder.fd(), libc::F_UNLCK, token);
       }
     }
   }
