@@ -235,6 +235,11 @@ mod tests {
     false
   }
 
+  /// A deadline far enough for any wait here to end: a planted bug fails the test, not hangs it.
+  fn soon() -> Option<Instant> {
+    Some(Instant::now() + Duration::from_secs(10))
+  }
+
   #[test]
   fn a_lock_excludes_and_is_not_recursive_and_only_its_owner_frees_it() {
     let segment = segment("basic");
@@ -242,7 +247,7 @@ mod tests {
     assert_eq!(try_lock(&segment, 8, me).unwrap(), Outcome::Acquired);
     assert_eq!(segment.lock_word(8).load(Ordering::Relaxed), me);
     assert_eq!(try_lock(&segment, 8, me).unwrap(), Outcome::Busy);
-    let deadlock = lock(&segment, 8, me, Caller::Blocking, None, &never).unwrap();
+    let deadlock = lock(&segment, 8, me, Caller::Blocking, soon(), &never).unwrap();
     assert_eq!(deadlock, Outcome::Deadlock);
     // Another live thread of this process cannot take it, nor free it.
     let other = {
@@ -299,7 +304,7 @@ mod tests {
         let me = me(&segment);
         for unlock_it in orders {
           assert_eq!(
-            lock(&segment, 0, me, Caller::Blocking, None, &never).unwrap(),
+            lock(&segment, 0, me, Caller::Blocking, soon(), &never).unwrap(),
             Outcome::Acquired
           );
           to_main.send(()).unwrap();
@@ -316,7 +321,7 @@ mod tests {
     held.recv().unwrap();
     let started = Instant::now();
     assert_eq!(
-      lock(&segment, 0, me, Caller::Blocking, None, &never).unwrap(),
+      lock(&segment, 0, me, Caller::Blocking, soon(), &never).unwrap(),
       Outcome::Acquired
     );
     assert!(
@@ -329,7 +334,7 @@ mod tests {
     held.recv().unwrap();
     holder.join().unwrap();
     let started = Instant::now();
-    let taken = lock(&segment, 0, me, Caller::Async, None, &never).unwrap();
+    let taken = lock(&segment, 0, me, Caller::Async, soon(), &never).unwrap();
     assert_eq!(taken, Outcome::OwnerDied);
     assert!(
       started.elapsed() < PROBE_EVERY * 20,
