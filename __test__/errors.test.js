@@ -5,6 +5,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const util = require('node:util')
 
 const { SharedMemory, uniqueName, blockExists, runChild, thrown } = require('./helpers')
 
@@ -153,4 +154,43 @@ test('a symlink planted in /dev/shm is never followed (ERR_SHM_NOT_A_BLOCK)', { 
   } finally {
     fs.rmSync(path.dirname(target), { recursive: true, force: true })
   }
+})
+
+test('each wrong type says what was expected and what came', async () => {
+  const memory = new SharedMemory(uniqueName(), 64)
+  const cases = [
+    [() => (memory.data = 5), 'data must be a string, got type number (5)'],
+    [() => (memory.buffer = 'x'), "buffer must be a Buffer, got type string ('x')"],
+    [() => memory.write(5), 'data must be a string, Buffer, TypedArray, DataView or ArrayBuffer, got type number (5)'],
+    [() => memory.readInto('x'), "target must be a Buffer, TypedArray or DataView, got type string ('x')"],
+    [() => memory.read('1'), "offset must be a number, got type string ('1')"],
+    [() => memory.wait(0, 1n), 'expected must be a number, got type bigint (1n)'],
+    [() => memory.lock(0, '1'), "timeoutMs must be a number, got type string ('1')"],
+  ]
+  for (const [call, message] of cases) {
+    const error = thrown(call)
+    assert.equal(error.name, 'TypeError', message)
+    assert.equal(error.code, 'ERR_INVALID_ARG_TYPE')
+    assert.equal(error.message.replace(/, got .*/, ''), message.replace(/, got .*/, ''))
+  }
+  for (const promise of [memory.waitAsync(0, 0, 10, {}), memory.lockAsync(0, 10, {})]) {
+    await assert.rejects(promise, (error) => error.code === 'ERR_INVALID_ARG_TYPE' && /^signal must be an AbortSignal, got /.test(error.message))
+  }
+  memory.close()
+})
+
+test('util.inspect shows the name, size, role and state', () => {
+  const name = uniqueName()
+  const memory = new SharedMemory(name, 64)
+  assert.equal(util.inspect(memory), `SharedMemory { name: '${name}', size: 64, host: true, closed: false }`)
+  memory.close()
+  assert.equal(util.inspect(memory), `SharedMemory { name: '${name}', size: 64, host: true, closed: true }`)
+})
+
+test('Symbol.dispose closes, and can be replaced like any method', { skip: typeof Symbol.dispose !== 'symbol' && 'no Symbol.dispose in this Node' }, () => {
+  const descriptor = Object.getOwnPropertyDescriptor(SharedMemory.prototype, Symbol.dispose)
+  assert.deepEqual({ writable: descriptor.writable, enumerable: descriptor.enumerable, configurable: descriptor.configurable }, { writable: true, enumerable: false, configurable: true })
+  const memory = new SharedMemory(uniqueName(), 64)
+  memory[Symbol.dispose]()
+  assert.equal(memory.closed, true)
 })

@@ -316,3 +316,21 @@ test('a worker blocked in lock() ends promptly when it is terminated, and takes 
   memory.unlock(0)
   memory.close()
 })
+
+test('a lockAsync whose signal refuses listeners is stopped: it rejects, and takes nothing later', { skip: supported !== true && supported }, async () => {
+  const { name, memory } = block()
+  const owner = await holder(name)
+  const { signal } = new AbortController()
+  signal.addEventListener = () => {
+    throw new Error('no listeners')
+  }
+  await assert.rejects(memory.lockAsync(0, 10000, signal), { message: 'no listeners' })
+  owner.child.send('unlock')
+  await owner.next((m) => m.unlocked)
+  await new Promise((resolve) => setTimeout(resolve, 200)) // a waiter left behind would take it now
+  assert.equal(memory.tryLock(0), 'acquired', 'nobody took it')
+  memory.unlock(0)
+  owner.child.kill('SIGKILL')
+  await owner.exited
+  memory.close()
+})

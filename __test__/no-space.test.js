@@ -32,3 +32,21 @@ test('a block larger than the free /dev/shm is ERR_SHM_NO_SPACE, not a SIGBUS, a
     leftAtEnd: [],
   })
 })
+
+// A /dev/shm where this user may look up no name (mode 000, as user nobody): every random name
+// seems taken. generateId must give up with an error instead of trying for ever.
+const hasSu = spawnSync('su', ['--help']).status === 0
+test('generateId and generateIdAsync give up with ERR_SHM_OS where every name seems taken', { skip: skip || (!hasSu && 'needs su to act as user nobody') }, () => {
+  const program = `
+    const SharedMemory = require(${JSON.stringify(path.join(__dirname, '..'))})
+    let sync
+    try { SharedMemory.generateId() } catch (error) { sync = [error.code, error.message] }
+    SharedMemory.generateIdAsync().then(
+      () => console.log(JSON.stringify({ sync, async: 'resolved' })),
+      (error) => console.log(JSON.stringify({ sync, async: [error.code, error.message] })))`
+  const script = `mount -t tmpfs -o mode=000 tmpfs /dev/shm && exec su nobody -s /bin/sh -c '"${process.execPath}" -e "$0"' "$1"`
+  const run = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', program], { encoding: 'utf8', timeout: 30000 })
+  assert.equal(run.status, 0, run.stderr)
+  const message = 'cannot generate a shared memory block name: no unused name found in 16 random tries'
+  assert.deepEqual(JSON.parse(run.stdout), { sync: ['ERR_SHM_OS', message], async: ['ERR_SHM_OS', message] })
+})

@@ -163,3 +163,16 @@ test('a block between 2 GiB and 4 GiB reads text past 2 GiB through its view', (
     memory.close()
   }
 })
+
+test('a block of exactly the largest Buffer size has a view', (t) => {
+  const { constants } = require('node:buffer')
+  const memory = bigBlock(t, constants.MAX_LENGTH)
+  if (memory === null) return
+  try {
+    assert.equal(memory.view.length, constants.MAX_LENGTH)
+    memory.view[constants.MAX_LENGTH - 1] = 7
+    assert.deepEqual(memory.readBuffer(constants.MAX_LENGTH - 1), Buffer.from([7]))
+  } finally {
+    memory.close()
+  }
+})

@@ -54,7 +54,7 @@ function optionalIndex(value, what) {
   if (value === undefined) return undefined
   if (typeof value !== 'number') throw errors.invalidArgType(what, 'a number', value)
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw errors.outOfRange(`${what} must be a non-negative safe integer, got ${Object.is(value, -0) ? '-0' : value}`)
+    throw errors.outOfRange(`${what} must be a non-negative safe integer, got ${value}`)
   }
   return value
 }
