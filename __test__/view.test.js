@@ -114,6 +114,18 @@ test('a block larger than a Buffer may be has no view, and reads and writes stil
     assert.equal(memory.read(size - 20), 'at the far end')
     memory.data = 'at the start'
     assert.equal(memory.data, 'at the start')
+    // Locks work without a view too (the addon takes them), also past 4 GiB.
+    if (process.platform === 'linux' || process.platform === 'win32') {
+      for (const offset of [64, size - 8]) {
+        memory.write(Buffer.alloc(8), offset) // a free lock (the tail holds text written above)
+        assert.equal(memory.lock(offset), 'acquired')
+        assert.equal(memory.tryLock(offset), 'busy')
+        memory.unlock(offset)
+        assert.equal(memory.tryLock(offset), 'acquired')
+        memory.unlock(offset)
+      }
+      assert.throws(() => memory.lock(size), { code: 'ERR_OUT_OF_RANGE' })
+    }
     // A shorter string over a longer one ends with a NUL; one that fills the rest has none; one
     // too large is refused and writes nothing.
     memory.write('a longer text', size - 20)
