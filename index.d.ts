@@ -269,7 +269,7 @@ declare class SharedMemory {
    * @throws {Error} `ERR_SHM_DEADLOCK` on the thread that holds the lock;
    *   `ERR_SHM_READ_ONLY` for a block opened read-only; `ERR_SHM_CLOSED`;
    *   `ERR_SHM_UNSUPPORTED` where owner death cannot be told (this release:
-   *   macOS and FreeBSD).
+   *   FreeBSD).
    */
   lock(offset: number, timeoutMs?: number): 'acquired' | 'owner-died' | 'timed-out'
 

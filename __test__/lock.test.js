@@ -13,7 +13,7 @@ const { Worker } = require('node:worker_threads')
 
 const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn } = require('./helpers')
 
-const supported = process.platform === 'linux' || process.platform === 'win32' || 'locks need owner-death detection, which this release has on Linux and Windows only'
+const supported = ['linux', 'win32', 'darwin'].includes(process.platform) || 'locks need owner-death detection, which this release has on Linux, Windows and macOS only'
 const linuxOnly = (supported !== true && supported) || (process.platform !== 'linux' && 'signals and /dev/shm as on Linux')
 const isRoot = process.getuid?.() === 0
 const unshareMissing =

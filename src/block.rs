@@ -475,6 +475,7 @@ mod tests {
   /// An empty object at the name: attached after `patience` when nobody is creating it (another
   /// program made it, or its creator died), after `limit` at most while a live creator stays at
   /// 0 bytes.
+  #[cfg(any(target_os = "linux", target_os = "android"))]
   #[test]
   fn an_attach_to_an_empty_block_waits_for_its_creator_only_while_it_lives_and_not_forever() {
     use rustix::fs::{fchmod, flock, FlockOperation, Mode};
@@ -504,6 +505,7 @@ mod tests {
     rustix::shm::unlink(name.as_str()).unwrap();
   }
 
+  #[cfg(any(target_os = "linux", target_os = "android"))]
   #[test]
   fn create_or_open_reports_a_failed_create_as_it_failed() {
     // More than /dev/shm can hold: the create fails with its own error, which must not turn into

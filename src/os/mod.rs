@@ -25,9 +25,12 @@ pub use imp::{at_exit, exists, is_original_process, thread_budget, unlink, Segme
 #[cfg(target_os = "linux")]
 #[path = "owners_linux.rs"]
 mod owners;
+#[cfg(target_os = "macos")]
+#[path = "owners_macos.rs"]
+mod owners;
 #[cfg(windows)]
 use imp::owners;
-#[cfg(not(any(target_os = "linux", windows)))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 #[path = "owners_unsupported.rs"]
 mod owners;
 

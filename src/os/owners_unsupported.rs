@@ -1,6 +1,6 @@
-//! Systems where this release cannot yet tell whether a lock's owner lives (macOS, FreeBSD,
-//! others): `lock` and its siblings fail there with `ERR_SHM_UNSUPPORTED`, rather than
-//! hand out a lock that a dead owner could keep forever. See docs/decisions.md, "Locks".
+//! Systems where this release cannot yet tell whether a lock's owner lives (FreeBSD, others):
+//! `lock` and its siblings fail there with `ERR_SHM_UNSUPPORTED`, rather than hand out a lock
+//! that a dead owner could keep forever. See docs/decisions.md, "Locks".
 
 use std::io;
 
@@ -44,6 +44,6 @@ pub fn lock_token() -> io::Result<u64> {
 fn unsupported() -> io::Error {
   io::Error::new(
     io::ErrorKind::Unsupported,
-    "locks are not available on this system yet: this release tells whether a lock's owner died on Linux and Windows only",
+    "locks are not available on this system yet: this release tells whether a lock's owner died on Linux, Windows and macOS only",
   )
 }
