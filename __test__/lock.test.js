@@ -334,3 +334,16 @@ test('a lockAsync whose signal refuses listeners is stopped: it rejects, and tak
   await owner.exited
   memory.close()
 })
+
+test('a process that closes the block while holding a lock abandons it (Linux, Windows)', { skip: (supported !== true && supported) || (process.platform === 'darwin' && 'on macOS a live thread keeps its locks') }, async () => {
+  const { name, memory } = block()
+  const owner = await holder(name)
+  assert.equal(memory.tryLock(0), 'busy')
+  owner.child.send('close')
+  await owner.next((m) => m.closed)
+  assert.equal(memory.tryLock(0), 'owner-died', 'the holder lives, but has let go of the block')
+  memory.unlock(0)
+  owner.child.kill('SIGKILL')
+  await owner.exited
+  memory.close()
+})
