@@ -11,7 +11,7 @@ const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn, whenWaitersSleep } = require('./helpers')
 
 const supported = ['linux', 'win32', 'darwin'].includes(process.platform) || 'locks need owner-death detection, which this release has on Linux, Windows and macOS only'
 const linuxOnly = (supported !== true && supported) || (process.platform !== 'linux' && 'signals and /dev/shm as on Linux')
@@ -343,6 +343,33 @@ test('a process that closes the block while holding a lock abandons it (Linux, W
   await owner.next((m) => m.closed)
   assert.equal(memory.tryLock(0), 'owner-died', 'the holder lives, but has let go of the block')
   memory.unlock(0)
+  owner.child.kill('SIGKILL')
+  await owner.exited
+  memory.close()
+})
+
+test('while threads sleep waiting for a lock, its word keeps the waiters flag, so the unlock wakes one', { skip: supported !== true && supported }, async () => {
+  const { name, memory } = block()
+  const owner = await holder(name)
+  const WAITERS = 1n << 62n
+  const first = memory.lockAsync(0, 20000)
+  const second = memory.lockAsync(0, 20000)
+  await whenWaitersSleep(memory, 2)
+  // Over several wait slices (a waiter looks at the owner every 50 ms), the flag never drops.
+  for (let i = 0; i < 30; i++) {
+    assert.equal(word(memory) & WAITERS, WAITERS, `look ${i}: ${word(memory).toString(16)}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  owner.child.send('unlock')
+  // Either may get it first (the lock is not fair); the other gets it at this thread's unlock.
+  const firstDone = first.then((result) => ['first', result])
+  const secondDone = second.then((result) => ['second', result])
+  const [winner, result] = await Promise.race([firstDone, secondDone])
+  assert.equal(result, 'acquired')
+  memory.unlock(0)
+  assert.deepEqual(await (winner === 'first' ? secondDone : firstDone), [winner === 'first' ? 'second' : 'first', 'acquired'])
+  memory.unlock(0)
+  assert.equal(word(memory), 0n)
   owner.child.kill('SIGKILL')
   await owner.exited
   memory.close()
