@@ -374,3 +374,53 @@ test('while threads sleep waiting for a lock, its word keeps the waiters flag, s
   await owner.exited
   memory.close()
 })
+
+test('the offset defaults to 0, and the last whole lock of a block of any size works', { skip: supported !== true && supported }, () => {
+  const name = uniqueName('lock-sizes')
+  const memory = new SharedMemory(name, { size: 61 }) // not a multiple of LOCK_SIZE
+  assert.equal(memory.lock(), 'acquired')
+  assert.notEqual(word(memory, 0), 0n)
+  memory.unlock()
+  assert.equal(word(memory, 0), 0n)
+  assert.equal(memory.lock(48), 'acquired', 'bytes 48..55: the last lock inside 61 bytes')
+  memory.unlock(48)
+  assert.equal(thrown(() => memory.lock(56)).code, 'ERR_OUT_OF_RANGE')
+  memory.close()
+})
+
+test('lockAsync on a dead owner’s lock answers owner-died at once', { skip: supported !== true && supported }, async () => {
+  const { name, memory } = block()
+  const owner = await holder(name)
+  owner.child.kill('SIGKILL')
+  await owner.exited
+  assert.equal(await memory.lockAsync(0), 'owner-died')
+  memory.unlock(0)
+  memory.close()
+})
+
+for (const death of [false, true]) {
+  test(`a lockAsync aborted after its thread took the lock${death ? ' from a dead owner' : ''} gives it back as it was`, { skip: supported !== true && supported }, async () => {
+    const { name, memory } = block()
+    const owner = await holder(name)
+    const controller = new AbortController()
+    const pending = memory.lockAsync(0, Infinity, controller.signal)
+    await whenWaitersSleep(memory, 1)
+    const held = word(memory) & ~(1n << 62n)
+    if (death) owner.child.kill('SIGKILL')
+    else owner.child.send('unlock')
+    // This thread stays busy until the waiter thread has taken the lock for it, then aborts in
+    // the same turn: the result is on its way to JS, and arrives after the abort.
+    const started = Date.now()
+    while ((word(memory) & ~(1n << 62n)) === held || word(memory) === 0n) {
+      if (Date.now() - started > 10000) throw new Error(`the lock never passed: ${word(memory).toString(16)}`)
+    }
+    controller.abort()
+    await assert.rejects(pending, { name: 'AbortError' })
+    await new Promise((resolve) => setTimeout(resolve, 50)) // the late result comes in
+    assert.equal(memory.tryLock(0), death ? 'owner-died' : 'acquired')
+    memory.unlock(0)
+    owner.child.kill('SIGKILL')
+    await owner.exited
+    memory.close()
+  })
+}
