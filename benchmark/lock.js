@@ -61,23 +61,27 @@ function partner(name, kind) {
   const memory = new SharedMemory(name, { create: false })
   const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 8)
   const times = new BigInt64Array(memory.view.buffer, memory.view.byteOffset, 4)
+  const parent = process.ppid
+  // Never outlive the measuring process (it may be killed mid-run): every wait is bounded.
+  const orphaned = () => process.ppid !== parent
   process.send('ready')
-  for (let n = 1; ; n++) {
+  for (let n = 1; !orphaned(); n++) {
     if (kind === 'lock') {
-      memory.lock(0) // asleep until the other process unlocks
+      const result = memory.lock(0, 1000) // asleep until the other process unlocks
+      if (result !== 'acquired') break
       times[WOKE_AT] = process.hrtime.bigint()
       memory.unlock(0)
     } else {
-      while (Atomics.load(words, FLAG) === 0) memory.wait(FLAG * 4, 0)
+      while (Atomics.load(words, FLAG) === 0 && !orphaned()) memory.wait(FLAG * 4, 0, 1000)
       times[WOKE_AT] = process.hrtime.bigint()
     }
     Atomics.store(words, ACK, n)
     memory.notify(ACK * 4)
-    while (Atomics.load(words, GO) !== n) memory.wait(GO * 4, n - 1)
+    while (Atomics.load(words, GO) !== n && !orphaned()) memory.wait(GO * 4, n - 1, 1000)
     if (Atomics.load(words, STOP) === 1) break
   }
   memory.close()
-  process.disconnect()
+  if (process.connected) process.disconnect()
 }
 
 /**
