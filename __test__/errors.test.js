@@ -194,3 +194,55 @@ test('Symbol.dispose closes, and can be replaced like any method', { skip: typeo
   memory[Symbol.dispose]()
   assert.equal(memory.closed, true)
 })
+
+test('the JS layer names every type it got, as the addon does', () => {
+  const memory = new SharedMemory(uniqueName(), 64)
+  const got = [
+    [null, 'null'],
+    [undefined, 'undefined'],
+    [{}, 'an object'],
+    [true, 'a boolean'],
+    [5, 'a number'],
+    [Symbol('s'), 'a symbol'],
+    [() => {}, 'a function'],
+    [5n, 'a bigint'],
+  ]
+  for (const [value, shown] of got) {
+    const error = thrown(() => (memory.data = value))
+    assert.equal(error.message, `data must be a string, got ${shown}`)
+    if (typeof value !== 'boolean' && value !== undefined) {
+      // The addon's own check of the same kind says the same.
+      assert.equal(thrown(() => SharedMemory.generateId(value)).message, `global must be a boolean, got ${shown}`)
+    }
+  }
+  memory.close()
+})
+
+test('codes are plain own properties, as on Node’s errors', () => {
+  const memory = new SharedMemory(uniqueName(), 64)
+  memory.close()
+  for (const error of [thrown(() => memory.read()), thrown(() => (memory.data = 5)), thrown(() => SharedMemory.prototype.read.call({}))]) {
+    assert.deepEqual(Object.getOwnPropertyDescriptor(error, 'code'), { value: error.code, writable: true, enumerable: true, configurable: true })
+  }
+  const error = thrown(() => SharedMemory.prototype.read.call({}))
+  assert.equal(error.name, 'TypeError')
+  assert.equal(error.message, 'Value of "this" must be of type SharedMemory')
+})
+
+test('an aborted call rejects with an AbortError carrying the reason, like Node’s', async () => {
+  const memory = new SharedMemory(uniqueName(), 64)
+  const controller = new AbortController()
+  const reason = new Error('why')
+  controller.abort(reason)
+  for (const call of [() => memory.waitAsync(0, 0, 1000, controller.signal), () => memory.lockAsync(8, 1000, controller.signal)]) {
+    const error = await call().then(
+      () => assert.fail('resolved'),
+      (e) => e,
+    )
+    assert.equal(error.name, 'AbortError')
+    assert.equal(error.code, 'ABORT_ERR')
+    assert.equal(error.message, 'The operation was aborted')
+    assert.equal(error.cause, reason)
+  }
+  memory.close()
+})
