@@ -141,7 +141,6 @@ pub fn lock(
       Attempt::Held(seen) | Attempt::Own(seen) => seen,
     };
     if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-      pass_on(segment, offset)?;
       return Ok(Outcome::TimedOut);
     }
     // Ask the owner to wake a waiter when it unlocks, then sleep until it does, the word
@@ -158,23 +157,15 @@ pub fn lock(
     let probe_at = Instant::now() + PROBE_EVERY;
     let slice_end = deadline.map_or(probe_at, |deadline| deadline.min(probe_at));
     let upper = (flagged >> 32) as u32;
+    // A wake-up that reaches a waiter being cancelled is handed on to another by the wait itself;
+    // any other wake-up is followed by a look at the lock (a woken waiter never leaves without
+    // trying it), so no unlock's wake-up is lost to a waiter that leaves.
     if segment.wait(offset + UPPER_HALF, upper, Some(slice_end), cancelled)?
       == WaitOutcome::Cancelled
-      || cancelled()
     {
-      pass_on(segment, offset)?;
       return Ok(Outcome::Cancelled);
     }
   }
-}
-
-/// A waiter that leaves without the lock may have taken the wake-up of an unlock meant for
-/// another: when the lock is free, it wakes one more.
-fn pass_on(segment: &Segment, offset: usize) -> io::Result<()> {
-  if segment.lock_word(offset).load(Ordering::Acquire) & TOKEN == 0 {
-    segment.wake(offset + UPPER_HALF, 1)?;
-  }
-  Ok(())
 }
 
 /// The lock is held by someone else (the word seen).
