@@ -424,3 +424,20 @@ for (const death of [false, true]) {
     memory.close()
   })
 }
+
+test('an unlock wakes the waiter asleep on the lock itself, not at its next look', { skip: (supported !== true && supported) || (process.platform === 'darwin' && 'notify on macOS does not say how many woke') }, async () => {
+  const { name, memory } = block()
+  assert.equal(memory.lock(0), 'acquired')
+  const waiter = startChild('locker.js', [name, 'wait', '0'])
+  await waiter.next((m) => m.ready)
+  await whenSleeping(waiter.child.pid)
+  memory.unlock(0)
+  // The unlock's wake-up took the waiter off the word's queue at once: a notify on the word the
+  // waiters sleep on (the upper half of the lock word) finds nobody left to wake.
+  assert.equal(memory.notify(4), 0, 'the unlock left the waiter asleep')
+  assert.equal((await waiter.next((m) => 'result' in m)).result, 'acquired')
+  await waiter.exited
+  assert.equal(memory.tryLock(0), 'owner-died', 'it exited holding it')
+  memory.unlock(0)
+  memory.close()
+})
