@@ -246,3 +246,16 @@ test('an aborted call rejects with an AbortError carrying the reason, like Nodeâ
   }
   memory.close()
 })
+
+test('writes to a block opened read-only fail with ERR_SHM_READ_ONLY, naming the block', () => {
+  const name = uniqueName()
+  const host = new SharedMemory(name, 64)
+  const reader = new SharedMemory(name, { create: false, readOnly: true })
+  for (const call of [() => reader.write('x'), () => (reader.data = 'x'), () => (reader.buffer = Buffer.from('x')), () => reader.view]) {
+    const error = thrown(call)
+    assert.equal(error.code, 'ERR_SHM_READ_ONLY')
+    assert.equal(error.message, `shared memory block "${name}" was opened read-only`)
+  }
+  reader.close()
+  host.close()
+})

@@ -43,10 +43,11 @@ test('generateId and generateIdAsync give up with ERR_SHM_OS where every name se
     try { SharedMemory.generateId() } catch (error) { sync = [error.code, error.message] }
     SharedMemory.generateIdAsync().then(
       () => console.log(JSON.stringify({ sync, async: 'resolved' })),
-      (error) => console.log(JSON.stringify({ sync, async: [error.code, error.message] })))`
+      (error) => console.log(JSON.stringify({ sync, async: [error.code, error.message, error.cause?.message] })))`
   const script = `mount -t tmpfs -o mode=000 tmpfs /dev/shm && exec su nobody -s /bin/sh -c '"${process.execPath}" -e "$0"' "$1"`
   const run = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', program], { encoding: 'utf8', timeout: 30000 })
   assert.equal(run.status, 0, run.stderr)
   const message = 'cannot generate a shared memory block name: no unused name found in 16 random tries'
-  assert.deepEqual(JSON.parse(run.stdout), { sync: ['ERR_SHM_OS', message], async: ['ERR_SHM_OS', message] })
+  const cause = 'no unused name found in 16 random tries'
+  assert.deepEqual(JSON.parse(run.stdout), { sync: ['ERR_SHM_OS', message], async: ['ERR_SHM_OS', message, cause] })
 })

@@ -106,7 +106,11 @@ test('a block larger than a Buffer may be has no view, and reads and writes stil
   if (memory === null) return
   try {
     if (size > constants.MAX_LENGTH) {
-      assert.throws(() => memory.view, { code: 'ERR_BUFFER_TOO_LARGE' })
+      assert.throws(() => memory.view, {
+        name: 'RangeError',
+        code: 'ERR_BUFFER_TOO_LARGE',
+        message: `shared memory block "${memory.name}" of ${size} bytes is larger than a Buffer may be here (${constants.MAX_LENGTH} bytes)`,
+      })
     } else {
       assert.equal(memory.view.length, size)
     }
