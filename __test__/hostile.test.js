@@ -162,11 +162,17 @@ for (const [how, which] of [
   ['process.exit()', 'exitHost'],
   ['an uncaught exception', 'throwHost'],
 ]) {
-  test(`a host's name is removed when its process ends through ${how}`, async () => {
+  test(`a host's names are removed when its process ends through ${how}`, async () => {
     const name = uniqueName('exit')
-    const { messages } = await hostile(which, name)
-    assert.deepEqual(messages[0], { created: true })
-    assert.equal(SharedMemory.exists(name), false)
+    try {
+      const { messages } = await hostile(which, name)
+      assert.deepEqual(messages[0], { created: true })
+      // Both of the two blocks it held: each is remembered on its own.
+      assert.equal(SharedMemory.exists(name), false)
+      assert.equal(SharedMemory.exists(`${name}-second`), false)
+    } finally {
+      removeBlock(`${name}-second`)
+    }
   })
 }
 
