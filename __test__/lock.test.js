@@ -441,3 +441,19 @@ test('an unlock wakes the waiter asleep on the lock itself, not at its next look
   memory.unlock(0)
   memory.close()
 })
+
+test('a program the holder started does not keep a dead holder alive', { skip: linuxOnly }, async () => {
+  const { name, memory } = block()
+  const owner = await holder(name)
+  owner.child.send('spawn')
+  const { spawned } = await owner.next((m) => 'spawned' in m)
+  try {
+    owner.child.kill('SIGKILL')
+    await owner.exited
+    assert.equal(memory.tryLock(0), 'owner-died', 'the holder is dead, whatever it started lives on')
+    memory.unlock(0)
+  } finally {
+    process.kill(spawned, 'SIGKILL')
+  }
+  memory.close()
+})
