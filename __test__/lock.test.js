@@ -457,3 +457,21 @@ test('a program the holder started does not keep a dead holder alive', { skip: l
   }
   memory.close()
 })
+
+test('one thread locks in several blocks, and in one block through several handles', { skip: supported !== true && supported }, () => {
+  const first = block()
+  const second = block()
+  assert.equal(first.memory.lock(0), 'acquired')
+  assert.equal(second.memory.lock(0), 'acquired')
+  first.memory.unlock(0)
+  // A second handle of the first block, made after the second block's lock: the same thread,
+  // the same liveness mark.
+  const again = new SharedMemory(first.name, { create: false })
+  assert.equal(again.lock(0), 'acquired')
+  assert.equal(first.memory.tryLock(0), 'busy', 'held by this thread, through the other handle')
+  again.unlock(0)
+  second.memory.unlock(0)
+  again.close()
+  first.memory.close()
+  second.memory.close()
+})
