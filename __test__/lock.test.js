@@ -475,3 +475,56 @@ test('one thread locks in several blocks, and in one block through several handl
   first.memory.close()
   second.memory.close()
 })
+
+test('lockAsync: a late result after an abort (timed out, or the block closed meanwhile) is dropped quietly', { skip: supported !== true && supported }, async () => {
+  const { name, memory } = block()
+  const owner = await holder(name)
+  // Timed out just before the abort: the 'timed-out' on its way is dropped, nothing is unlocked.
+  let controller = new AbortController()
+  let pending = memory.lockAsync(0, 50, controller.signal)
+  const until = Date.now() + 400
+  while (Date.now() < until); // the thread times out and posts its result meanwhile
+  controller.abort()
+  await assert.rejects(pending, { name: 'AbortError' })
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.equal(memory.tryLock(0), 'busy', 'still the holder’s')
+  // Taken, aborted, and the block closed before the result arrives: nothing to give back.
+  const other = new SharedMemory(name, { create: false })
+  controller = new AbortController()
+  pending = other.lockAsync(0, Infinity, controller.signal)
+  await whenWaitersSleep(other, 1)
+  const held = word(memory) & ~(1n << 62n)
+  owner.child.send('unlock')
+  const started = Date.now()
+  while ((word(memory) & ~(1n << 62n)) === held || word(memory) === 0n) {
+    if (Date.now() - started > 10000) throw new Error(`never taken: ${word(memory).toString(16)}`)
+  }
+  controller.abort()
+  other.close()
+  await assert.rejects(pending, { name: 'AbortError' })
+  await new Promise((resolve) => setTimeout(resolve, 50)) // no uncaught ERR_SHM_CLOSED meanwhile
+  // The lock stays this thread's: it still has the block open through `memory`.
+  assert.equal(memory.tryLock(0), 'busy')
+  memory.unlock(0)
+  assert.equal(memory.tryLock(0), 'acquired')
+  memory.unlock(0)
+  owner.child.kill('SIGKILL')
+  await owner.exited
+  memory.close()
+})
+
+test('lockAsync: its abort listener goes when it settles; close() rejects it with ERR_SHM_CLOSED', { skip: supported !== true && supported }, async () => {
+  const { getEventListeners } = require('node:events')
+  const { name, memory } = block()
+  const owner = await holder(name)
+  const { signal } = new AbortController()
+  const timedOut = memory.lockAsync(0, 100, signal)
+  assert.equal(getEventListeners(signal, 'abort').length, 1, 'while it waits')
+  assert.equal(await timedOut, 'timed-out')
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'after it settled')
+  const pending = memory.lockAsync(0, Infinity, signal)
+  memory.close()
+  await assert.rejects(pending, { code: 'ERR_SHM_CLOSED' })
+  owner.child.kill('SIGKILL')
+  await owner.exited
+})

@@ -99,7 +99,7 @@ function bigBlock(t, size) {
   }
 }
 
-test('a block larger than a Buffer may be has no view, and reads and writes still work', (t) => {
+test('a block larger than a Buffer may be has no view, and reads and writes still work', async (t) => {
   const { constants } = require('node:buffer')
   const size = 2 ** 32 + 4096
   const memory = bigBlock(t, size)
@@ -126,6 +126,8 @@ test('a block larger than a Buffer may be has no view, and reads and writes stil
         assert.equal(memory.tryLock(offset), 'busy')
         memory.unlock(offset)
         assert.equal(memory.tryLock(offset), 'acquired')
+        memory.unlock(offset)
+        assert.equal(await memory.lockAsync(offset), 'acquired')
         memory.unlock(offset)
       }
       assert.throws(() => memory.lock(size), { code: 'ERR_OUT_OF_RANGE' })

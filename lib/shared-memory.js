@@ -333,7 +333,8 @@ class SharedMemory {
         signal?.removeEventListener('abort', onAbort)
         if (aborted) {
           // Taken by the thread just before the abort: give it back as it was. (Closed since,
-          // the block's locks held here count as abandoned already: nothing to give back.)
+          // nothing can be given back through this handle: the lock stays this thread's while
+          // it holds the block open elsewhere, and counts as abandoned after that.)
           try {
             if (result === 'acquired') this.#native.unlock(offset)
             else if (result === 'owner-died') this.#native.abandonLock(offset)
