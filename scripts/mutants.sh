@@ -19,7 +19,8 @@
 # Each mutant is judged by `cargo test` (Rust) and by the area's Node test files, fast ones first
 # (scripts/mutants/judge.js). A whole run takes hours on two cores, so it is resumable: results go
 # to $MUTANTS_OUT (default mutants.out/), one directory per source file, and a file whose run
-# finished is skipped when the script runs again (delete its directory to redo it). The score and
+# finished is skipped when the script runs again (delete its directory to redo it); a Rust file
+# whose run was stopped goes on from the mutants not yet judged. The score and
 # the surviving mutants are printed at the end (scripts/mutants/score.js), also for files run
 # earlier; the exit status is 1 when a mutant survived that scripts/mutants/equivalent.txt does not
 # explain.
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
     --recheck) recheck=1 ;;
     --shard) shard=$2; shift ;;
     --file) only_files+=("$2"); shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) wanted+=("$1") ;;
   esac
@@ -149,7 +150,20 @@ for language in "${languages[@]}"; do
       fi
       baseline "$language" "$area" "$tree"
       echo "== $file ($area, $language${recheck:+, survivors only})"
-      rm -rf "$dir" && mkdir -p "$dir"
+      resume=()
+      if [ "$language" = rust ] && [ -z "$recheck$changed_since" ] && [ -d "$dir/mutants.out" -o -d "$dir/earlier" ]; then
+        # A run of this file was interrupted: keep what it judged (in earlier/, which the score
+        # reads too) and judge only the rest. Mutants it was judging when stopped run again.
+        mkdir -p "$dir/earlier"
+        for list in caught missed timeout unviable; do
+          [ ! -f "$dir/mutants.out/$list.txt" ] || cat "$dir/mutants.out/$list.txt" >> "$dir/earlier/$list.txt"
+        done
+        rm -rf "$dir/mutants.out"
+        resume=(--exclude-re "$(node scripts/mutants/judged.js "$dir")")
+        echo "   resumed: $(cat "$dir"/earlier/*.txt | wc -l) mutants judged earlier are skipped"
+      else
+        rm -rf "$dir" && mkdir -p "$dir"
+      fi
       if [ "$language" = rust ]; then
         # cargo-mutants copies the crate per job and runs `cargo test`, whose ignored node_suite
         # test (tests/node_suite.rs) builds the mutant's addon and runs the judge in $tree.
@@ -166,7 +180,7 @@ for language in "${languages[@]}"; do
         timeout=300
         [ -z "$unit_only" ] || timeout=60
         SHM_MUTANTS_TREE="$tree" SHM_MUTANTS_AREA="$area" \
-          cargo mutants "${selection[@]}" --output "$dir" --jobs "${MUTANTS_JOBS:-2}" --no-shuffle \
+          cargo mutants "${selection[@]}" ${resume[@]:+"${resume[@]}"} --output "$dir" --jobs "${MUTANTS_JOBS:-2}" --no-shuffle \
           --baseline skip --timeout "$timeout" --build-timeout 300 ${shard:+--shard "$shard"} \
           -- ${test_args[@]:+-- "${test_args[@]}"} && status=0 || status=$?
         # 0: all caught, 2: some missed, 3: some timed out. Anything else (the baseline failed,

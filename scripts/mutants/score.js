@@ -30,10 +30,12 @@ function readEquivalents() {
 
 /** Rust: cargo-mutants' outcome lists. Keys drop line and column, which move with edits. */
 function rustResults(dir) {
-  const list = (name) => {
-    const file = path.join(dir, 'mutants.out', name)
-    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []
-  }
+  // earlier/: what an interrupted run judged before scripts/mutants.sh resumed it.
+  const list = (name) =>
+    ['mutants.out', 'earlier'].flatMap((part) => {
+      const file = path.join(dir, part, name)
+      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : []
+    })
   const key = (line) => line.replace(/^([^:]+):\d+:\d+: /, '$1: ')
   const caught = [...list('caught.txt'), ...list('timeout.txt')]
   const all = [...caught, ...list('missed.txt'), ...list('unviable.txt')]
