@@ -3,10 +3,12 @@
 // The cross-process lock (npm run bench:lock; also part of npm run bench):
 // - an uncontended lock + unlock pair, against a JS Atomics spin lock on the
 //   same block, in interleaved batches;
-// - a handoff: how long after an unlock a process asleep in lock() has the
-//   lock, against how long after a notify a process asleep in wait() wakes
+// - a handoff: how long after an unlock a process waiting in lock() has the
+//   lock, against how long after a notify a process waiting in wait() wakes
 //   (one way each, timed with the monotonic clock both share), and against a
-//   wait/notify round trip (benchmark/roundtrip.js), interleaved;
+//   wait/notify round trip (benchmark/roundtrip.js), interleaved. Twice: with
+//   the other process just arrived in the call (as in back-to-back round
+//   trips, where the waiter is still watching the word), and long asleep;
 // - how long a waiter blocked in lock() takes to learn that the holder was
 //   killed (SIGKILL).
 //
@@ -54,18 +56,20 @@ const FLAG = 2
 const ACK = 3
 const GO = 4
 const STOP = 5
-const WOKE_AT = 3 // BigInt64 index (byte 24): when the other process got the lock or woke
+const ENTERING = 6 // the round the other process is about to start waiting in
+const WOKE_AT = 4 // BigInt64 index (byte 32): when the other process got the lock or woke
 
 /** The other process of the handoff: takes the lock (or waits on FLAG) and says when it did. */
 function partner(name, kind) {
   const memory = new SharedMemory(name, { create: false })
-  const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 8)
-  const times = new BigInt64Array(memory.view.buffer, memory.view.byteOffset, 4)
+  const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 16)
+  const times = new BigInt64Array(memory.view.buffer, memory.view.byteOffset, 8)
   const parent = process.ppid
   // Never outlive the measuring process (it may be killed mid-run): every wait is bounded.
   const orphaned = () => process.ppid !== parent
   process.send('ready')
   for (let n = 1; !orphaned(); n++) {
+    Atomics.store(words, ENTERING, n)
     if (kind === 'lock') {
       const result = memory.lock(0, 1000) // asleep until the other process unlocks
       if (result !== 'acquired') break
@@ -84,22 +88,29 @@ function partner(name, kind) {
   if (process.connected) process.disconnect()
 }
 
+const spinFor = (ns) => {
+  const until = process.hrtime.bigint() + ns
+  while (process.hrtime.bigint() < until);
+}
+
 /**
- * µs from one process freeing the lock (or notifying) until the other, asleep in lock() (or in
- * wait()), has it (or woke), measured with the monotonic clock both processes share.
+ * µs from one process freeing the lock (or notifying) until the other, waiting in lock() (or in
+ * wait()), has it (or woke), measured with the monotonic clock both processes share. `asleep`:
+ * the other process has waited 2 ms, so it sleeps in the kernel; else it has just entered the
+ * call, as the other side of a back-to-back round trip has.
  */
-async function handoff(kind, rounds) {
+async function handoff(kind, rounds, asleep) {
   const memory = new SharedMemory(SharedMemory.generateId(), { size: 64 })
-  const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 8)
-  const times = new BigInt64Array(memory.view.buffer, memory.view.byteOffset, 4)
+  const words = new Int32Array(memory.view.buffer, memory.view.byteOffset, 16)
+  const times = new BigInt64Array(memory.view.buffer, memory.view.byteOffset, 8)
   if (kind === 'lock') memory.lock(0)
   const child = fork(__filename, ['--partner', memory.name, kind])
   await new Promise((resolve) => child.once('message', resolve))
   const result = new Float64Array(rounds)
   for (let n = 1; n <= rounds; n++) {
-    // Long enough for the other process to be asleep (it watches the word for 50 µs first).
-    const until = process.hrtime.bigint() + 2000000n
-    while (process.hrtime.bigint() < until);
+    while (Atomics.load(words, ENTERING) !== n);
+    // Asleep: long past the 50 µs it watches the word before it sleeps. Arriving: inside the call.
+    spinFor(asleep ? 2000000n : 5000n)
     const started = process.hrtime.bigint()
     if (kind === 'lock') {
       memory.unlock(0)
@@ -145,30 +156,43 @@ async function deathNoticed(samples) {
 
 async function run({ rounds = 1000, repeats = 2 } = {}) {
   const pair = uncontended()
-  const handoffs = { lock: [], wait: [] }
+  const handoffs = { arriving: { lock: [], wait: [] }, asleep: { lock: [], wait: [] } }
   const roundTrips = []
   for (let r = 0; r < repeats; r++) {
-    for (const kind of ['lock', 'wait']) {
-      await handoff(kind, 50) // warm-up
-      handoffs[kind].push(...(await handoff(kind, Math.ceil(rounds / repeats))))
+    for (const state of ['arriving', 'asleep']) {
+      for (const kind of ['lock', 'wait']) {
+        await handoff(kind, 50, state === 'asleep') // warm-up
+        handoffs[state][kind].push(...(await handoff(kind, Math.ceil(rounds / repeats), state === 'asleep')))
+      }
     }
     roundTrips.push((await roundtrip.run(rounds, 1, ['wait'])).wait.p50)
   }
-  for (const times of Object.values(handoffs)) times.sort((a, b) => a - b)
+  const summary = (times) => {
+    times.sort((a, b) => a - b)
+    return { p50: percentile(times, 50), p99: percentile(times, 99) }
+  }
   const died = await deathNoticed(10)
-  const summary = (times) => ({ p50: percentile(times, 50), p99: percentile(times, 99) })
-  return { uncontended: pair, handoff: summary(handoffs.lock), notify: summary(handoffs.wait), waitNotifyRoundTrip: median(roundTrips), ownerDied: { p50: percentile(died, 50), max: died[died.length - 1] } }
+  return {
+    uncontended: pair,
+    handoff: { arriving: summary(handoffs.arriving.lock), asleep: summary(handoffs.asleep.lock) },
+    notify: { arriving: summary(handoffs.arriving.wait), asleep: summary(handoffs.asleep.wait) },
+    waitNotifyRoundTrip: median(roundTrips),
+    ownerDied: { p50: percentile(died, 50), max: died[died.length - 1] },
+  }
 }
 
 function table(results) {
   const { uncontended: u, handoff: h, notify: w, waitNotifyRoundTrip: rt, ownerDied: d } = results
+  const ratio = (a, b) => `${(a / b).toFixed(2)}×`
   return [
     '| measure | ours | baseline | ratio |',
     '|---|---:|---:|---:|',
-    `| uncontended lock + unlock (ns) | ${u.ours.toFixed(1)} | ${u.spin.toFixed(1)} (JS Atomics spin lock) | ${u.ratio.toFixed(2)}× |`,
-    `| handoff to a process asleep in lock(), p50 (µs) | ${h.p50.toFixed(1)} | ${w.p50.toFixed(1)} (notify to a process asleep in wait()) | ${(h.p50 / w.p50).toFixed(2)}× |`,
-    `| the same handoff, p50 (µs), against a wait/notify round trip | ${h.p50.toFixed(1)} | ${rt.toFixed(1)} (benchmark/roundtrip.js, wait) | ${(h.p50 / rt).toFixed(2)}× |`,
-    `| the handoff, p99 (µs) | ${h.p99.toFixed(1)} | ${w.p99.toFixed(1)} | ${(h.p99 / w.p99).toFixed(2)}× |`,
+    `| uncontended lock + unlock (ns) | ${u.ours.toFixed(1)} | ${u.spin.toFixed(1)} (JS Atomics spin lock) | ${ratio(u.ours, u.spin)} |`,
+    `| handoff to a process just arrived in lock(), p50 (µs) | ${h.arriving.p50.toFixed(1)} | ${rt.toFixed(1)} (wait/notify round trip, benchmark/roundtrip.js) | ${ratio(h.arriving.p50, rt)} |`,
+    `| the same handoff, p50 (µs) | ${h.arriving.p50.toFixed(1)} | ${w.arriving.p50.toFixed(1)} (notify to a process just arrived in wait()) | ${ratio(h.arriving.p50, w.arriving.p50)} |`,
+    `| the same handoff, p99 (µs) | ${h.arriving.p99.toFixed(1)} | ${w.arriving.p99.toFixed(1)} | ${ratio(h.arriving.p99, w.arriving.p99)} |`,
+    `| handoff to a process asleep in lock(), p50 (µs) | ${h.asleep.p50.toFixed(1)} | ${w.asleep.p50.toFixed(1)} (notify to a process asleep in wait()) | ${ratio(h.asleep.p50, w.asleep.p50)} |`,
+    `| the same handoff, p99 (µs) | ${h.asleep.p99.toFixed(1)} | ${w.asleep.p99.toFixed(1)} | ${ratio(h.asleep.p99, w.asleep.p99)} |`,
     `| holder killed → waiter blocked in lock() gets 'owner-died' (ms), p50 / max of 10 | ${d.p50} / ${d.max} | | |`,
   ].join('\n')
 }
