@@ -307,7 +307,7 @@ test('a sender killed holding the send lock, or a receiver holding the receive l
   const { name, sender, receiver } = pair(t)
   for (const [offset, run] of [
     [64, () => assert.equal(sender.send('after the send lock owner died', 5000), true)],
-    [128, () => assert.equal(receiver.receive(5000), 'after the send lock owner died')],
+    [192, () => assert.equal(receiver.receive(5000), 'after the send lock owner died')],
   ]) {
     const holder = startChild('locker.js', [name, 'hold', String(offset)])
     assert.equal((await holder.next((m) => 'held' in m)).held, 'acquired')
@@ -478,16 +478,16 @@ test('a corrupt ring is an ERR_SHM_CHANNEL_CORRUPT error, not a hang or a crash'
   const { name, sender, receiver } = pair(t, 256)
   const raw = new SharedMemory(name, { create: false })
   t.after(() => raw.close())
-  raw.view.writeInt32LE(12345, 72) // the write position: not a frame boundary
+  raw.view.writeInt32LE(12345, 128) // the write position: not a frame boundary
   const error = thrown(() => receiver.receive(0))
   assert.equal(error.code, 'ERR_SHM_CHANNEL_CORRUPT')
-  assert.equal(error.message, `channel "${name}" is corrupt: position word 18 holds 12345`)
-  raw.view.writeInt32LE(16, 72) // one frame published ...
+  assert.equal(error.message, `channel "${name}" is corrupt: position word 32 holds 12345`)
+  raw.view.writeInt32LE(16, 128) // one frame published ...
   raw.view.writeInt32LE(1 << 20, 512) // ... whose size is larger than the channel
   raw.view.writeInt32LE(2, 516)
   assert.match(thrown(() => receiver.receive(0)).message, /the frame at 0 has kind 2 and size 1048576/)
-  raw.view.writeInt32LE(7, 76) // the senders' free position
-  assert.match(thrown(() => sender.send('x')).message, /position word 19 holds 7/)
+  raw.view.writeInt32LE(7, 132) // the senders' free position
+  assert.match(thrown(() => sender.send('x')).message, /position word 33 holds 7/)
 })
 
 test('util.inspect shows name, capacity and state', { skip: supported !== true && supported }, (t) => {

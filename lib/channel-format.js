@@ -33,17 +33,19 @@ const layout = Object.freeze({
   I_DATA_SIZE: 2, // bytes of the data area: a multiple of FRAME_ALIGN
   I_CAPACITY: 3, // the largest message, as the creator asked
 
-  // Each group on a 64-byte line of its own: senders and receivers do not share lines.
+  // Each group on a 64-byte line of its own, so that a side waiting on one line does not slow
+  // down the other side's writes to another: the locks apart from the positions they guard.
   SEND_LOCK: 64, // a lock (lib/shared-memory.js): held while a frame is written
-  I_WRITE: 18, // where the next frame goes: published frames end here (senders)
-  I_FREE: 19, // where the frames still in use begin (senders)
-  RECEIVE_LOCK: 128, // held while a frame is taken
-  I_READ: 34, // the next frame to take (receivers)
-  I_DATA_SEQ: 48, // bumped when a frame is published while receivers wait: they wait on it
-  I_RECEIVERS_WAITING: 49,
-  I_SPACE_SEQ: 64, // bumped when space is given back while senders wait: they wait on it
-  I_SENDERS_WAITING: 65,
-  I_ENDED: 80, // 1 once end() was called
+  I_WRITE: 32, // byte 128: where the next frame goes: published frames end here (senders)
+  I_FREE: 33, // where the frames still in use begin (senders)
+  RECEIVE_LOCK: 192, // held while a frame is taken
+  I_READ: 64, // byte 256: the next frame to take (receivers)
+  I_TAKES: 65, // how many times READ moved, wrapping at 2^32 (receivers)
+  I_DATA_SEQ: 80, // byte 320: bumped when a frame is published while receivers wait
+  I_RECEIVERS_WAITING: 81,
+  I_SPACE_SEQ: 96, // byte 384: bumped when room is given back while senders wait
+  I_SENDERS_WAITING: 97,
+  I_ENDED: 112, // byte 448: 1 once end() was called
 
   // A frame: size (u32), kind (u32), claim (a lock word, 8 bytes), then the message.
   KIND_TEXT: 1,
