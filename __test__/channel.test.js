@@ -10,13 +10,16 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const util = require('node:util')
+const path = require('node:path')
 const { Worker } = require('node:worker_threads')
+const { spawnSync } = require('node:child_process')
 
 const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn } = require('./helpers')
 const { Channel } = SharedMemory
 
 const supported = ['linux', 'win32', 'darwin'].includes(process.platform) || 'channels use locks, which this release has on Linux, Windows and macOS only'
 const linuxOnly = (supported !== true && supported) || (process.platform !== 'linux' && 'signals as on Linux')
+const noC = linuxOnly || (spawnSync('cc', ['--version']).status !== 0 && 'needs a C compiler (cc) to build the C peer')
 
 /** A new channel and a second handle attached to it, closed when the test ends. */
 function pair(t, capacity = 1024) {
@@ -498,4 +501,11 @@ test('util.inspect shows name, capacity and state', { skip: supported !== true &
   assert.equal(inspect(sender), `Channel { name: '${name}', capacity: 77, closed: false, ended: true }`)
   sender.close()
   assert.equal(inspect(sender), `Channel { name: '${name}', capacity: 77, closed: true }`)
+})
+
+test('a C peer (examples/c/channel_peer.c, C11 atomics) answers 2,000 messages byte for byte', { skip: noC, timeout: 120000 }, () => {
+  const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'channel-c.js')], { encoding: 'utf8', timeout: 110000 })
+  assert.equal(run.status, 0, run.stderr)
+  assert.match(run.stdout, /^node: 2000 requests answered by C, each reply checked byte for byte$/m)
+  assert.match(run.stderr, /channel_peer: answered 2000 messages/)
 })
