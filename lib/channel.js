@@ -185,6 +185,8 @@ class Channel {
   #dataSize
   #capacity
   #name
+  /** The async waits this handle's calls share, by word and value (#sharedWait). */
+  #waits = new Map()
   /** What this handle last saw of WRITE, and left in READ and TAKES (see #takeFront). */
   #writeSeen = -1
   #readLeft = -1
@@ -444,7 +446,7 @@ class Channel {
           result = tryLock.call(memory, where)
           if (result === 'busy') result = await lockAsync.call(memory, where, remaining(deadline), signal)
         } else if (what === WAIT) {
-          result = await waitAsync.call(memory, where * 4, value, remaining(deadline), signal)
+          result = (await this.#sharedWait(where, value, deadline, signal)) ? 'ok' : 'timed-out'
         } else {
           spin(this.#words, where, value, ASYNC_SPIN_MS)
         }
@@ -480,6 +482,55 @@ class Channel {
     } finally {
       unlock.call(memory, F.RECEIVE_LOCK)
     }
+  }
+
+  /**
+   * An async wait for word `index` to leave `value` (or be notified), shared by every async call
+   * of this handle that waits for the same: one waiter thread (src/wait.rs) however many
+   * receiveAsync or sendAsync calls wait. Exact, because the channel never notifies without
+   * changing the word first: whoever wakes only looks at the ring again. True when the word
+   * changed or was notified, false at `deadline`.
+   */
+  #sharedWait(index, value, deadline, signal) {
+    const key = index * 2 ** 32 + (value >>> 0)
+    let shared = this.#waits.get(key)
+    if (shared === undefined) {
+      const controller = new AbortController()
+      shared = { controller, users: 0, settled: waitAsync.call(this.#memory, index * 4, value, undefined, controller.signal) }
+      const forget = () => {
+        if (this.#waits.get(key) === shared) this.#waits.delete(key)
+      }
+      shared.settled.then(forget, forget)
+      this.#waits.set(key, shared)
+    }
+    const wait = shared
+    wait.users++
+    return new Promise((resolve, reject) => {
+      let done = false
+      let timer
+      let onAbort
+      const leave = () => {
+        if (done) return false
+        done = true
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        // The last one to leave early stops the thread.
+        if (--wait.users === 0 && this.#waits.get(key) === wait) {
+          this.#waits.delete(key)
+          wait.controller.abort()
+        }
+        return true
+      }
+      wait.settled.then(
+        () => leave() && resolve(true),
+        (error) => leave() && reject(error),
+      )
+      if (deadline !== Infinity) timer = setTimeout(() => leave() && resolve(false), Math.max(0, deadline - now()))
+      if (signal) {
+        onAbort = () => leave() && reject(errors.abortError(signal))
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+    })
   }
 
   /** send: takes the send lock, and puts the frame in if there is room, else waits for room. */
