@@ -157,7 +157,7 @@ function openIfMissing(name, size, modeOption) {
       const words = new Int32Array(view.buffer, view.byteOffset, F.HEADER_SIZE >> 2)
       const whole = F.HEADER_SIZE + words[F.I_DATA_SIZE]
       // Not a channel (the constructor says so), or mapped whole.
-      if (headerWritten(memory, words) !== F.MAGIC || whole === memory.size || !(whole > F.HEADER_SIZE)) return memory
+      if (headerWritten(memory, words) !== F.MAGIC || whole <= memory.size || !(whole > F.HEADER_SIZE)) return memory
       memory.close()
       wanted = whole
     }
@@ -248,7 +248,8 @@ class Channel {
     }
     const dataSize = words[F.I_DATA_SIZE]
     const largest = words[F.I_CAPACITY]
-    if (dataSize !== memory.size - F.HEADER_SIZE || dataSize % F.FRAME_ALIGN !== 0 || dataSize > F.MAX_DATA_SIZE || largest < 1 || alignUp(largest) + F.FRAME_HEADER > dataSize) {
+    // At most the block's size: macOS and Windows round a block up to whole pages.
+    if (!(dataSize > 0) || dataSize > memory.size - F.HEADER_SIZE || dataSize % F.FRAME_ALIGN !== 0 || dataSize > F.MAX_DATA_SIZE || largest < 1 || alignUp(largest) + F.FRAME_HEADER > dataSize) {
       throw errors.notAChannel(this.#name, `its header describes ${dataSize} bytes of frames and messages up to ${largest} bytes in a block of ${memory.size} bytes`)
     }
     this.#dataSize = dataSize

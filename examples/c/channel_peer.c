@@ -139,7 +139,7 @@ static void attach(struct channel *ch, const char *name) {
   ch->data_size = atomic_load(word32(ch, DATA_SIZE_AT));
   ch->capacity = atomic_load(word32(ch, CAPACITY_AT));
   if (atomic_load(word32(ch, MAGIC_AT)) != MAGIC || atomic_load(word32(ch, VERSION_AT)) != VERSION ||
-      ch->data_size != st.st_size - HEADER_SIZE || ch->data_size % 16 != 0 || ch->capacity + 16 > ch->data_size) {
+      ch->data_size == 0 || ch->data_size > st.st_size - HEADER_SIZE || ch->data_size % 16 != 0 || ch->capacity + 16 > ch->data_size) {
     fprintf(stderr, "%s is not a channel of format version 1\n", name);
     exit(1);
   }
