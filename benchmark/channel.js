@@ -14,7 +14,7 @@
 // machine falls on all of them. Then a request/response round trip (a channel
 // each way, 64 B) against the raw wait/notify round trip (benchmark/roundtrip.js).
 //
-//   node benchmark/channel.js [--quick] [--sizes 64,4096] [--json file] [--svg file]
+//   node benchmark/channel.js [--quick] [--sizes 64,4096] [--json file] [--svg file] [--report file]
 
 const fs = require('node:fs')
 const net = require('node:net')
@@ -256,6 +256,29 @@ function targets(results) {
     .map(([what, , value, goal]) => ({ what, value: value(), met: value() >= goal }))
 }
 
+/** docs/channel-benchmarks.md: the machine, the table, the goals, and the chart. */
+function report(results, svg) {
+  const machine = `${os.cpus().length} × ${os.cpus()[0].model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`
+  const lines = [
+    '# Channel benchmarks',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${machine} with \`npm run bench:channel\``,
+    '(`benchmark/channel.js`). One sender process, one receiver process; every transport runs once per',
+    'repeat, in turn, and the table shows the median of the repeats. The socket frames each message',
+    'with a 4-byte length; IPC uses `advanced` serialization. A copying receive gives each message a',
+    'Buffer of its own; an in-place receive reads it in the channel and releases it.',
+    '',
+    table(results),
+    '',
+    '| goal | this run | |',
+    '|---|---:|---|',
+    ...targets(results).map(({ what, value, met }) => `| ${what} | ${value.toFixed(2)}× | ${met ? 'met' : '**not met**'} |`),
+    '',
+  ]
+  if (svg) lines.push(`![bandwidth of each transport, against the socket's](${path.basename(svg)})`, '')
+  return lines.join('\n')
+}
+
 /** A bar chart (SVG) of each transport's bandwidth at each size, against the socket's. */
 function chart(results) {
   const kinds = Object.keys(TRANSPORTS)
@@ -294,7 +317,8 @@ if (process.argv[2] === '--receive') {
     for (const { what, value, met } of targets(results)) console.log(`  ${met ? 'met    ' : 'NOT MET'} ${what} (${value.toFixed(2)})`)
     if (option('--json')) fs.writeFileSync(option('--json'), JSON.stringify({ ...results, targets: targets(results) }, null, 2) + '\n')
     if (option('--svg')) fs.writeFileSync(option('--svg'), chart(results))
+    if (option('--report')) fs.writeFileSync(option('--report'), report(results, option('--svg')))
   })
 }
 
-module.exports = { run, table, targets, chart }
+module.exports = { run, table, targets, chart, report }
