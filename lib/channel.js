@@ -57,10 +57,17 @@ function spin(words, index, value, ms) {
     if (now() > until || now() > until) return
   }
 }
-/** #receiveTaken's answer when nothing is there. */
+/** #takeFront's answer when nothing is there. */
 const EMPTY = Symbol('empty')
-/** #sendLocked's answer when the frame is in. */
-const SENT = -1
+/** An attempt's answer (#until) when it must wait and try again. */
+const NOT_YET = Symbol('not yet')
+
+/**
+ * The two sides of the ring, as #until waits on them: the side's lock, the other side's position
+ * that it watches, its count of waiters, and the sequence word the other side bumps for it.
+ */
+const SEND_SIDE = { lock: F.SEND_LOCK, watch: F.I_READ, waiting: F.I_SENDERS_WAITING, seq: F.I_SPACE_SEQ }
+const RECEIVE_SIDE = { lock: F.RECEIVE_LOCK, watch: F.I_WRITE, waiting: F.I_RECEIVERS_WAITING, seq: F.I_DATA_SEQ }
 
 const alignUp = (n) => (n + F.FRAME_ALIGN - 1) & -F.FRAME_ALIGN
 
@@ -306,11 +313,16 @@ class Channel {
    * `timeoutMs`; undefined on timeout, or once the channel ended and is drained.
    */
   receive(timeoutMs) {
-    const timeout = timeoutOf(timeoutMs)
-    self(this).#live()
-    const message = this.#receiveNow(false)
-    if (message !== EMPTY) return message
-    return this.#runBlocking(this.#receiving(false), deadlineOf(timeout))
+    return self(this).#receive(timeoutMs, false)
+  }
+
+  /** Like `receive`, as a Promise; the event loop stays free while it waits. */
+  receiveAsync(timeoutMs, signal) {
+    try {
+      return self(this).#receiveAsync(timeoutMs, signal, false)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   /**
@@ -318,39 +330,33 @@ class Channel {
    * channel's memory until its release().
    */
   receiveInPlace(timeoutMs) {
-    const timeout = timeoutOf(timeoutMs)
-    self(this).#live()
-    const message = this.#receiveNow(true)
-    if (message !== EMPTY) return message
-    return this.#runBlocking(this.#receiving(true), deadlineOf(timeout))
-  }
-
-  /** Like `receive`, as a Promise; the event loop stays free while it waits. */
-  receiveAsync(timeoutMs, signal) {
-    try {
-      const timeout = timeoutOf(timeoutMs)
-      checkSignal(signal)
-      self(this).#live()
-      const message = this.#receiveNow(false)
-      if (message !== EMPTY) return Promise.resolve(message)
-      return this.#runAsync(this.#receiving(false), deadlineOf(timeout), signal)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return self(this).#receive(timeoutMs, true)
   }
 
   /** Like `receiveInPlace`, as a Promise. */
   receiveInPlaceAsync(timeoutMs, signal) {
     try {
-      const timeout = timeoutOf(timeoutMs)
-      checkSignal(signal)
-      self(this).#live()
-      const message = this.#receiveNow(true)
-      if (message !== EMPTY) return Promise.resolve(message)
-      return this.#runAsync(this.#receiving(true), deadlineOf(timeout), signal)
+      return self(this).#receiveAsync(timeoutMs, signal, true)
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  #receive(timeoutMs, inPlace) {
+    const timeout = timeoutOf(timeoutMs)
+    this.#live()
+    const message = this.#receiveNow(inPlace)
+    if (message !== EMPTY) return message
+    return this.#runBlocking(this.#receiving(inPlace), deadlineOf(timeout))
+  }
+
+  #receiveAsync(timeoutMs, signal, inPlace) {
+    const timeout = timeoutOf(timeoutMs)
+    checkSignal(signal)
+    this.#live()
+    const message = this.#receiveNow(inPlace)
+    if (message !== EMPTY) return Promise.resolve(message)
+    return this.#runAsync(this.#receiving(inPlace), deadlineOf(timeout), signal)
   }
 
   /** Every message until the channel ended and is drained. */
@@ -463,13 +469,13 @@ class Channel {
   #sendNow(outgoing) {
     const memory = this.#memory
     if (tryLock.call(memory, F.SEND_LOCK) === 'busy') return false
-    let seq
+    let sent
     try {
-      seq = this.#sendLocked(outgoing)
+      sent = this.#sendLocked(outgoing)
     } finally {
       unlock.call(memory, F.SEND_LOCK)
     }
-    if (seq !== SENT) return false
+    if (sent !== true) return false
     this.#wake(F.I_RECEIVERS_WAITING, F.I_DATA_SEQ)
     return true
   }
@@ -534,49 +540,53 @@ class Channel {
     })
   }
 
-  /** send: takes the send lock, and puts the frame in if there is room, else waits for room. */
-  *#sending(outgoing) {
+  /**
+   * Runs `attempt` under the side's lock until it answers something else than NOT_YET, or until
+   * the deadline (then `timedOut`). Between tries it waits, cheapest first: it watches the other
+   * side's position for a moment; then it counts itself waiting (from then on the other side
+   * wakes it) and tries once more; then it sleeps on the side's sequence word, loaded before the
+   * try, so that a change after the try ends the sleep at once.
+   */
+  *#until(side, attempt, timedOut) {
     const words = this.#words
     let watched = false
     let waiting = false
     try {
       for (;;) {
-        if (!(yield [LOCK, F.SEND_LOCK])) return false
-        let seq
+        const seq = load(words, side.seq)
+        if (!(yield [LOCK, side.lock])) return timedOut
+        let answer
         try {
-          seq = this.#sendLocked(outgoing)
+          answer = attempt()
         } finally {
-          unlock.call(this.#memory, F.SEND_LOCK)
+          unlock.call(this.#memory, side.lock)
         }
-        if (seq === SENT) {
-          this.#wake(F.I_RECEIVERS_WAITING, F.I_DATA_SEQ)
-          return true
-        }
+        if (answer !== NOT_YET) return answer
         if (!watched) {
           watched = true
-          yield [SPIN, F.I_READ, load(words, F.I_READ)]
-          continue
-        }
-        if (!waiting) {
-          // Counted before looking again: a receiver that gives room back from now on wakes us.
+          yield [SPIN, side.watch, load(words, side.watch)]
+        } else if (!waiting) {
           waiting = true
-          add(words, F.I_SENDERS_WAITING, 1)
-          continue
+          add(words, side.waiting, 1)
+        } else if (!(yield [WAIT, side.seq, seq])) {
+          return timedOut
         }
-        if (!(yield [WAIT, F.I_SPACE_SEQ, seq])) return false
       }
     } finally {
-      if (waiting) sub(words, F.I_SENDERS_WAITING, 1)
+      if (waiting) sub(words, side.waiting, 1)
     }
   }
 
-  /**
-   * With the send lock held: writes the frame and publishes it (SENT), or
-   * answers the space sequence to wait on when there is no room.
-   */
+  /** send: the frame in, once there is room. */
+  *#sending(outgoing) {
+    const sent = yield* this.#until(SEND_SIDE, () => this.#sendLocked(outgoing), false)
+    if (sent) this.#wake(F.I_RECEIVERS_WAITING, F.I_DATA_SEQ)
+    return sent
+  }
+
+  /** With the send lock held: writes the frame and publishes it (true), or NOT_YET when there is no room. */
   #sendLocked(outgoing) {
     const words = this.#words
-    const seq = load(words, F.I_SPACE_SEQ) // before looking at the room: a later give-back changes it
     if (load(words, F.I_ENDED) === 1) throw errors.channelEnded(this.#name)
     const dataSize = this.#dataSize
     let write = this.#position(F.I_WRITE)
@@ -588,7 +598,7 @@ class Channel {
       // frame fits after the pad, so that a send that finds no room changes nothing; except for a
       // frame larger than what lies before the write position, which fits only once the pad is
       // in and taken.
-      if (!this.#hasRoom(write, frame <= at ? dataSize - at + frame : dataSize - at)) return seq
+      if (!this.#hasRoom(write, frame <= at ? dataSize - at + frame : dataSize - at)) return NOT_YET
       this.#writeHeader(at, dataSize - at - F.FRAME_HEADER, F.KIND_PAD)
       write = this.#advance(write, dataSize - at)
       store(words, F.I_WRITE, write)
@@ -596,13 +606,13 @@ class Channel {
       // Nobody may come to take the pad: skip it for them, so its room comes back.
       this.#skipPadsIfIdle()
     }
-    if (!this.#hasRoom(write, frame)) return seq
+    if (!this.#hasRoom(write, frame)) return NOT_YET
     const start = F.HEADER_SIZE + at + F.FRAME_HEADER
     if (outgoing.kind === F.KIND_TEXT) bufferWrite.call(this.#view, outgoing.payload, start, size, 'utf8')
     else if (size !== 0) set.call(this.#view, outgoing.payload, start)
     this.#writeHeader(at, size, outgoing.kind)
     store(words, F.I_WRITE, this.#advance(write, frame)) // published
-    return SENT
+    return true
   }
 
   /** Whether `bytes` from position `write` are free, reclaiming frames taken since last time. */
@@ -654,40 +664,20 @@ class Channel {
     words[header + 3] = 0
   }
 
-  /** receive: takes the receive lock and the front message, else waits for one. */
+  /** receive: the front message once there is one; undefined once the channel ended and is drained. */
   *#receiving(inPlace) {
     const words = this.#words
-    let watched = false
-    let waiting = false
-    try {
-      for (;;) {
-        // Read before the ring: a send that finished before end() is seen below.
+    return yield* this.#until(
+      RECEIVE_SIDE,
+      () => {
+        // Before the ring: a send that finished before end() is seen in it.
         const ended = load(words, F.I_ENDED) === 1
-        const seq = load(words, F.I_DATA_SEQ)
-        if (!(yield [LOCK, F.RECEIVE_LOCK])) return undefined
-        let message
-        try {
-          message = this.#takeFront(true, inPlace)
-        } finally {
-          unlock.call(this.#memory, F.RECEIVE_LOCK)
-        }
+        const message = this.#takeFront(true, inPlace)
         if (message !== EMPTY) return message
-        if (ended) return undefined
-        if (!watched) {
-          watched = true
-          yield [SPIN, F.I_WRITE, load(words, F.I_WRITE)]
-          continue
-        }
-        if (!waiting) {
-          waiting = true
-          add(words, F.I_RECEIVERS_WAITING, 1)
-          continue
-        }
-        if (!(yield [WAIT, F.I_DATA_SEQ, seq])) return undefined
-      }
-    } finally {
-      if (waiting) sub(words, F.I_RECEIVERS_WAITING, 1)
-    }
+        return ended ? undefined : NOT_YET
+      },
+      undefined,
+    )
   }
 
   /**
