@@ -392,6 +392,121 @@ declare namespace SharedMemory {
      */
     reclaim?: boolean
   }
+
+  /** The options of `new Channel(name, options)`. */
+  export interface ChannelOptions {
+    /**
+     * The largest message in bytes, and about the bytes of message space: each
+     * message takes its length rounded up to 16, plus 16 bytes of framing.
+     * From 1 to 2^30 - 16. Required to create a channel; ignored when
+     * attaching (the channel's own is used).
+     */
+    capacity?: number
+    /**
+     * `true` (the default) creates the channel's block and fails with
+     * `ERR_SHM_EXISTS` if the name exists; `false` attaches and fails with
+     * `ERR_SHM_NOT_FOUND` if it is missing; `'if-missing'` attaches or
+     * creates, safely when several processes race.
+     */
+    create?: boolean | 'if-missing'
+    /** Unix permission bits of a created channel's block. Defaults to `0o600`. */
+    mode?: number
+  }
+
+  /** A message to send: text (sent as UTF-8, received as a string) or bytes. */
+  export type Message = string | ArrayBufferView | ArrayBuffer | SharedArrayBuffer
+
+  /**
+   * A bounded message channel in a shared memory block of its own, for any
+   * number of senders and receivers in any processes and worker threads. Each
+   * message goes to exactly one receiver; the messages of one sender arrive in
+   * the order sent. Its format is in `docs/channel-format.md`.
+   *
+   * @example
+   * const channel = new Channel('jobs', { capacity: 1 << 20 })      // one process
+   * const peer = new Channel('jobs', { create: false })              // another
+   * channel.send('hello')
+   * peer.receive() // 'hello'
+   */
+  export class Channel implements AsyncIterable<string | Buffer> {
+    /**
+     * Creates the channel's block, attaches to it, or either (`options.create`).
+     *
+     * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for options that are not an
+     *   object or a capacity that is not a number.
+     * @throws {RangeError} `ERR_OUT_OF_RANGE` for a capacity outside 1 to 2^30 - 16.
+     * @throws {Error} `ERR_SHM_NOT_A_CHANNEL` when attaching to a block that is
+     *   not a channel of this format version; the errors of `new SharedMemory`.
+     */
+    constructor(name: string, options: ChannelOptions)
+    /** The channel's name (its block's). */
+    readonly name: string
+    /** The largest message, in bytes. */
+    readonly capacity: number
+    /** Whether this object was closed. */
+    readonly closed: boolean
+    /** Whether `end()` was called, by anyone in any process. */
+    readonly ended: boolean
+    /**
+     * Sends `message`, waiting up to `timeoutMs` (default Infinity) while the
+     * channel is full: `true` once it is in, `false` if the channel stayed full.
+     *
+     * @throws {RangeError} `ERR_OUT_OF_RANGE` for a message larger than `capacity`
+     *   (nothing is sent).
+     * @throws {Error} `ERR_SHM_CHANNEL_ENDED` once the channel has ended (also a
+     *   sender waiting for room when it ends); `ERR_SHM_CLOSED` after `close()`.
+     */
+    send(message: Message, timeoutMs?: number): boolean
+    /** Like {@link send}, as a Promise; an aborted `signal` rejects with an `AbortError` and sends nothing. */
+    sendAsync(message: Message, timeoutMs?: number, signal?: AbortSignal): Promise<boolean>
+    /**
+     * The next message: a string if it was sent as one, else a Buffer of its
+     * own. `undefined` after `timeoutMs` (default Infinity), or at once when the
+     * channel has ended and every message sent before was received.
+     */
+    receive(timeoutMs?: number): string | Buffer | undefined
+    /** Like {@link receive}, as a Promise; an aborted `signal` rejects with an `AbortError` and takes nothing. */
+    receiveAsync(timeoutMs?: number, signal?: AbortSignal): Promise<string | Buffer | undefined>
+    /**
+     * Like {@link receive}, without copying: the message's bytes are read in
+     * place, in the channel's memory, until `release()`.
+     */
+    receiveInPlace(timeoutMs?: number): InPlaceMessage | undefined
+    /** Like {@link receiveInPlace}, as a Promise. */
+    receiveInPlaceAsync(timeoutMs?: number, signal?: AbortSignal): Promise<InPlaceMessage | undefined>
+    /** Every message, until the channel has ended and is drained. */
+    [Symbol.asyncIterator](): AsyncIterator<string | Buffer>
+    /**
+     * Ends the channel for every process: sends throw `ERR_SHM_CHANNEL_ENDED`
+     * from now on (blocked senders wake and throw it), receivers get what was
+     * sent before, then `undefined`.
+     */
+    end(): void
+    /** Lets go of the channel; the creator's `close()` also removes its name. */
+    close(): void
+    /** {@link Channel.close}, for `using`. */
+    [Symbol.dispose](): void
+    /** Removes the channel's name now; everyone attached keeps working. */
+    unlink(): void
+  }
+
+  /**
+   * A message read in place ({@link Channel.receiveInPlace}). Its `bytes` are
+   * the channel's memory: valid until `release()`, after which a later message
+   * may overwrite them. Until then its room in the channel is not reused, so
+   * release it soon. If the receiving thread dies first, its room comes back.
+   */
+  export class InPlaceMessage {
+    private constructor()
+    /** The message's bytes (UTF-8 where it was sent as a string). */
+    readonly bytes: Buffer
+    /** Whether it was sent as a string. */
+    readonly isText: boolean
+    /** Gives the message's room back. Calling it again does nothing. */
+    release(): void
+    /** {@link InPlaceMessage.release}, for `using`. */
+    [Symbol.dispose](): void
+  }
 }
 
 export = SharedMemory

@@ -2,5 +2,7 @@
 // so `instanceof` works across both), as the default and as a named export.
 import SharedMemory from './index.js'
 
-export { SharedMemory }
+const { Channel } = SharedMemory
+
+export { SharedMemory, Channel }
 export default SharedMemory

@@ -73,8 +73,8 @@ function bufferTooLarge(name, size, max) {
   )
 }
 
-function invalidThis() {
-  return withCode(new TypeError('Value of "this" must be of type SharedMemory'), 'ERR_INVALID_THIS')
+function invalidThis(type = 'SharedMemory') {
+  return withCode(new TypeError(`Value of "this" must be of type ${type}`), 'ERR_INVALID_THIS')
 }
 
 /** generateIdAsync's failure, as generateId throws it (src/error.rs, ShmError::Id). */
@@ -89,4 +89,32 @@ function abortError(signal) {
   return withCode(error, 'ABORT_ERR')
 }
 
-module.exports = { invalidArgType, outOfRange, closed, readOnly, tooLarge, stringTooLong, bufferTooLarge, invalidThis, idFailed, abortError }
+function channelEnded(name) {
+  return withCode(new Error(`channel "${name}" has ended: it takes no more messages`), 'ERR_SHM_CHANNEL_ENDED')
+}
+
+/** A block that is no channel of a format this release speaks. */
+function notAChannel(name, why) {
+  return withCode(new Error(`shared memory block "${name}" is not a channel this release can open: ${why}`), 'ERR_SHM_NOT_A_CHANNEL')
+}
+
+/** A channel whose shared state breaks the format (written by something else than a channel). */
+function channelCorrupt(name, why) {
+  return withCode(new Error(`channel "${name}" is corrupt: ${why}`), 'ERR_SHM_CHANNEL_CORRUPT')
+}
+
+module.exports = {
+  invalidArgType,
+  outOfRange,
+  closed,
+  readOnly,
+  tooLarge,
+  stringTooLong,
+  bufferTooLarge,
+  invalidThis,
+  idFailed,
+  abortError,
+  channelEnded,
+  notAChannel,
+  channelCorrupt,
+}

@@ -33,4 +33,19 @@ function allocate(length) {
   return slice
 }
 
-module.exports = { allocate, POOLED }
+// Strings are decoded from a private copy: V8 reads UTF-8 twice (to size the
+// string, then to fill it) and must see the same bytes both times, which
+// memory that other processes write cannot promise. Copies up to
+// SCRATCH_LIMIT bytes go to one scratch buffer, reused.
+const SCRATCH_LIMIT = 64 * 1024
+let scratch = allocUnsafeSlow(1024)
+
+/** A private buffer of at least `length` bytes to decode from, valid until the next call. */
+function scratchFor(length) {
+  if (length <= scratch.length) return scratch
+  if (length > SCRATCH_LIMIT) return allocUnsafeSlow(length)
+  scratch = allocUnsafeSlow(SCRATCH_LIMIT)
+  return scratch
+}
+
+module.exports = { allocate, scratchFor, POOLED }

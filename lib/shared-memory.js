@@ -11,7 +11,7 @@ const { Buffer, constants: bufferConstants } = require('node:buffer')
 const binding = require('../binding.js')
 const errors = require('./errors.js')
 const { bytesOf, byteLength } = require('./bytes.js')
-const { allocate } = require('./pool.js')
+const { allocate, scratchFor } = require('./pool.js')
 const { ViewMemory, NativeMemory } = require('./memory.js')
 
 const { NativeBlock } = binding
@@ -23,23 +23,7 @@ const { compareExchange } = Atomics
 // and unlock are one compare-and-swap each, here, without calling the addon.
 const LOCK_SIZE = 8
 const toString = Buffer.prototype.toString
-const { allocUnsafeSlow } = Buffer
-
-// Strings are decoded from a private copy: V8 reads UTF-8 twice (to size the
-// string, then to fill it) and must see the same bytes both times, which
-// memory that other processes write cannot promise. Copies up to
-// SCRATCH_LIMIT bytes go to one scratch buffer, reused.
-const SCRATCH_LIMIT = 64 * 1024
 const MAX_INT32 = 2 ** 31 - 1
-let scratch = allocUnsafeSlow(1024)
-
-/** A private buffer of at least `length` bytes to decode from. */
-function scratchFor(length) {
-  if (length <= scratch.length) return scratch
-  if (length > SCRATCH_LIMIT) return allocUnsafeSlow(length)
-  scratch = allocUnsafeSlow(SCRATCH_LIMIT)
-  return scratch
-}
 
 /** `expected` of wait/waitAsync as a number, as Atomics.wait coerces it (ToNumber). */
 function toNumber(expected) {

@@ -8,7 +8,14 @@
 const SharedMemory = require(process.env.SHM_WINDOWS_MODULE)
 
 const blocks = new Map()
+const channels = new Map()
 let nextHandle = 0
+
+function channel(handle) {
+  const found = channels.get(handle)
+  if (!found) throw new Error(`no channel with handle ${handle}`)
+  return found
+}
 
 function block(handle) {
   const memory = blocks.get(handle)
@@ -101,6 +108,38 @@ const ops = {
     Atomics.store(words(handle), offset / 4, value)
     return block(handle).notify(offset)
   },
+  /** Opens a channel; returns its handle. */
+  channelOpen(name, options) {
+    const handle = ++nextHandle
+    channels.set(handle, new SharedMemory.Channel(name, options))
+    return handle
+  },
+  channelClose(handle) {
+    channel(handle).close()
+    channels.delete(handle)
+  },
+  channelEnd: (handle) => channel(handle).end(),
+  /** Sends "ID:0" to "ID:COUNT-1" (sendAsync for odd ids); returns how many. */
+  async channelSendMany(handle, id, count) {
+    const sender = channel(handle)
+    for (let i = 0; i < count; i++) {
+      if (id % 2) await sender.sendAsync(`${id}:${i}`)
+      else sender.send(`${id}:${i}`)
+    }
+    return count
+  },
+  /** Every message until the channel ends (bytes as arrays of numbers). */
+  async channelReceiveAll(handle) {
+    const messages = []
+    for await (const message of channel(handle)) messages.push(typeof message === 'string' ? message : [...message])
+    return messages
+  },
+  /** One receive; bytes as an array of numbers, undefined as null. */
+  channelReceive(handle, timeoutMs) {
+    const message = channel(handle).receive(timeoutMs)
+    return message === undefined ? null : typeof message === 'string' ? message : [...message]
+  },
+  channelSend: (handle, message, timeoutMs) => channel(handle).send(typeof message === 'string' ? message : Buffer.from(message), timeoutMs),
   /** Notifies every few milliseconds until `want` waiters in all have woken; returns how many per call. */
   async notifyUntil(handle, offset, want, timeoutMs = 10000) {
     const memory = block(handle)
