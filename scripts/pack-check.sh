@@ -30,6 +30,8 @@ package/index.d.ts
 package/index.js
 package/index.mjs
 package/lib/bytes.js
+package/lib/channel-format.js
+package/lib/channel.js
 package/lib/errors.js
 package/lib/memory.js
 package/lib/pool.js
@@ -67,8 +69,9 @@ console.log('require: ok, loaded', require.resolve('@markusjx/shared_memory-linu
 echo "-- ESM import, default and named"
 cat > esm.mjs <<JS
 import shared_memory from '@markusjx/shared_memory'
-import { SharedMemory } from '@markusjx/shared_memory'
+import { SharedMemory, Channel } from '@markusjx/shared_memory'
 if (shared_memory !== SharedMemory) throw new Error('default and named differ')
+if (Channel !== SharedMemory.Channel) throw new Error('the named Channel export is not SharedMemory.Channel')
 const memory = new SharedMemory('$name', { size: 64 })
 memory.write('from import')
 if (memory.read() !== 'from import') throw new Error('read back wrong')
