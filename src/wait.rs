@@ -34,10 +34,15 @@ pub fn deadline(value: &Unknown) -> ShmResult<Option<Instant>> {
   ))
 }
 
+/// Timeouts from this many milliseconds on (about 31,700 years) wait forever. Without a bound,
+/// where "forever" begins would depend on the OS's `Instant` (Linux's overflows near 10^19 ms
+/// after boot, Windows' much later).
+const FOREVER_MS: f64 = 1e15;
+
 /// The deadline `millis` after `now`; `None` (wait forever) for `NaN`, `Infinity`, and any
-/// timeout too long to represent (`1e23` ms is 3 × 10^12 years: forever, in practice).
+/// timeout of [`FOREVER_MS`] or more.
 fn deadline_after(millis: f64, now: Instant) -> Option<Instant> {
-  if millis.is_nan() {
+  if millis.is_nan() || millis >= FOREVER_MS {
     return None;
   }
   let timeout = Duration::try_from_secs_f64(millis.max(0.0) / 1000.0).ok()?;
@@ -452,9 +457,14 @@ mod tests {
   #[test]
   fn timeouts_too_long_to_represent_wait_forever_and_negative_ones_not_at_all() {
     let now = Instant::now();
-    for forever in [f64::NAN, f64::INFINITY, 1e23, f64::MAX, 1.8e22] {
+    for forever in [f64::NAN, f64::INFINITY, 1e23, f64::MAX, 1.8e22, FOREVER_MS] {
       assert_eq!(deadline_after(forever, now), None, "{forever}");
     }
+    // A second below the bound: a real deadline, on every OS.
+    assert_eq!(
+      deadline_after(FOREVER_MS - 1000.0, now),
+      Some(now + Duration::from_secs(FOREVER_MS as u64 / 1000 - 1))
+    );
     for immediate in [0.0, -0.0, -1.0, f64::NEG_INFINITY, -f64::MAX] {
       assert_eq!(deadline_after(immediate, now), Some(now), "{immediate}");
     }
