@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# Packs the main package and this platform's package (linux-x64-gnu) as npm
-# would publish them, installs both tarballs into an empty project, and checks
-# that a user gets a working module there: require, ESM import (default and
-# named), a strict TypeScript compile, and a tarball with only what users load.
-# Needs the addon built (npm install) first.
+# CI step: packs the main package and this platform's package as npm would
+# publish them, installs both tarballs into an empty project, and checks that a
+# user gets a working module there: require, ESM import (default and named), a
+# strict TypeScript compile, and a tarball with only what users load. Needs the
+# addon built (npm install, or scripts/ci/build.sh) first.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-binary=shared-memory.linux-x64-gnu.node
-[ -e "$repo/$binary" ] || { echo "build the addon first (npm install)" >&2; exit 1; }
+# This platform as the per-platform packages name it (npm/<platform>).
+platform=$(node -p "
+  const { platform, arch } = process
+  platform === 'linux' ? \`linux-\${arch}-\${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}\`
+    : platform === 'win32' ? \`win32-\${arch}-msvc\` : \`\${platform}-\${arch}\`")
+binary=shared-memory.$platform.node
+[ -e "$repo/$binary" ] || { echo "no $binary: build the addon first (npm install)" >&2; exit 1; }
 
 echo "-- pack"
 npm pack --silent --ignore-scripts --pack-destination "$work" "$repo" >/dev/null
 # The platform package as `napi prepublish` fills it: its package.json and the binary.
-cp -r "$repo/npm/linux-x64-gnu" "$work/platform"
+cp -r "$repo/npm/$platform" "$work/platform"
 cp "$repo/$binary" "$work/platform/"
 npm pack --silent --ignore-scripts --pack-destination "$work" "$work/platform" >/dev/null
 main_tgz=$(ls "$work"/markusjx-shared_memory-2*.tgz)
-platform_tgz=$(ls "$work"/markusjx-shared_memory-linux-x64-gnu-*.tgz)
+platform_tgz=$(ls "$work"/markusjx-shared_memory-"$platform"-*.tgz)
 
 echo "-- the main tarball holds only what users load"
 expected='package/LICENSE
@@ -63,7 +68,7 @@ const memory = new shared_memory('$name', 64)
 memory.data = 'from require'
 if (memory.data !== 'from require' || shared_memory.default !== shared_memory || shared_memory.SharedMemory !== shared_memory) process.exit(1)
 memory.close()
-console.log('require: ok, loaded', require.resolve('@markusjx/shared_memory-linux-x64-gnu'))
+console.log('require: ok, loaded', require.resolve('@markusjx/shared_memory-$platform'))
 "
 
 echo "-- ESM import, default and named"
