@@ -492,9 +492,11 @@ declare namespace SharedMemory {
 
   /**
    * A message read in place ({@link Channel.receiveInPlace}). Its `bytes` are
-   * the channel's memory: valid until `release()`, after which a later message
-   * may overwrite them. Until then its room in the channel is not reused, so
-   * release it soon. If the receiving thread dies first, its room comes back.
+   * the channel's memory: valid until `release()`. Until then its room in the
+   * channel is not reused, so release it soon; if the receiving thread dies
+   * first, its room comes back. Read the bytes, never write to them, and do not
+   * touch them after `release()`: the room then holds later messages, which a
+   * write would change (in every process). Memory stays mapped either way.
    */
   export class InPlaceMessage {
     private constructor()
