@@ -508,6 +508,133 @@ test('a corrupt ring is an ERR_SHM_CHANNEL_CORRUPT error, not a hang or a crash'
   assert.match(thrown(() => sender.send('x')).message, /position word 33 holds 7/)
 })
 
+test('a hostile header or frame is ERR_SHM_CHANNEL_CORRUPT, never an endless loop (each case in a process of its own)', { skip: supported !== true && supported }, async (t) => {
+  for (const [kind, message] of [
+    ['pad-past-write', /the frame at 0 has kind 3 and size \d+/],
+    ['taken-frame-resized', /the frame at 0 has kind 2 and size 16/],
+    ['read-ahead-of-write', /its positions are out of order \(read 96, write 64\)/],
+  ]) {
+    const { name } = pair(t, 48) // 64 bytes of frames
+    const child = startChild('channel-hostile.js', [name, kind], { timeoutMs: 10000 })
+    const result = await child.next((m) => 'outcome' in m || 'error' in m)
+    assert.equal(result.error, 'ERR_SHM_CHANNEL_CORRUPT', `${kind}: ${JSON.stringify(result)}`)
+    assert.match(result.message, message, kind)
+  }
+})
+
+test('an in-place message closed before its release() gives its room back, also with another handle open here', { skip: supported !== true && supported }, (t) => {
+  const { name, sender, receiver } = pair(t, 48) // room for one 48-byte message
+  const another = new Channel(name, { create: false }) // keeps this thread marked alive in the block
+  t.after(() => another.close())
+  sender.send(Buffer.alloc(48, 1))
+  const held = receiver.receiveInPlace(0)
+  assert.deepEqual(held.bytes, Buffer.alloc(48, 1))
+  assert.equal(sender.send(Buffer.alloc(48, 2), 0), false, 'held: no room')
+  receiver.close()
+  held.release() // after close(): nothing more to give back
+  assert.equal(sender.send(Buffer.alloc(48, 2), 0), true)
+  assert.deepEqual(another.receive(0), Buffer.alloc(48, 2))
+})
+
+test('a sender asleep on room held in place wakes once the holder is killed', { skip: linuxOnly }, async (t) => {
+  const { name, sender, receiver } = pair(t, 256)
+  sender.send(Buffer.alloc(200, 1))
+  const holder = startChild('channel-peer.js', [name, 'hold-in-place'])
+  await holder.next((m) => 'held' in m)
+  const sending = sender.sendAsync(Buffer.alloc(200, 2), 10000)
+  await whenAnyThreadSleepsOn(sender) // asleep: nothing will wake it but a look at the room
+  holder.child.kill('SIGKILL')
+  await holder.exited
+  assert.equal(await sending, true)
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(200, 2))
+})
+
+test('close() with calls still waiting leaves the waiting counts as they were', { skip: supported !== true && supported }, async (t) => {
+  const { name, sender } = pair(t, 48)
+  const raw = new SharedMemory(name, { create: false })
+  t.after(() => raw.close())
+  const counts = () => [raw.view.readInt32LE(324), raw.view.readInt32LE(388)] // receivers, senders waiting
+  const other = new Channel(name, { create: false })
+  const receiving = [other.receiveAsync(), other.receiveAsync(5000)]
+  await whenAnyThreadSleepsOn(other)
+  assert.deepEqual(counts(), [2, 0])
+  other.close()
+  for (const pending of receiving) await assert.rejects(pending, { code: 'ERR_SHM_CLOSED' })
+  assert.deepEqual(counts(), [0, 0])
+  const third = new Channel(name, { create: false })
+  third.send(Buffer.alloc(48))
+  const sending = third.sendAsync(Buffer.alloc(48))
+  await whenAnyThreadSleepsOn(third)
+  assert.deepEqual(counts(), [0, 1])
+  third.close()
+  await assert.rejects(sending, { code: 'ERR_SHM_CLOSED' })
+  assert.deepEqual(counts(), [0, 0])
+  assert.deepEqual(sender.receive(0), Buffer.alloc(48))
+})
+
+test('a message whose buffer grows or shrinks while it waits for room sends exactly what was measured, or nothing', { skip: supported !== true && supported }, async (t) => {
+  const { name, sender, receiver } = pair(t, 64)
+  sender.send(Buffer.alloc(64, 0x41)) // full
+  const growing = new ArrayBuffer(16, { maxByteLength: 64 })
+  new Uint8Array(growing).fill(0x42)
+  const grows = sender.sendAsync(new Uint8Array(growing)) // a length-tracking view
+  growing.resize(64)
+  new Uint8Array(growing).fill(0x43, 16)
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(64, 0x41))
+  assert.equal(await grows, true)
+  sender.send(Buffer.alloc(8, 0x44))
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(16, 0x42), 'the 16 bytes it had when sent')
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(8, 0x44), 'the next message untouched')
+
+  sender.send(Buffer.alloc(64, 0x41)) // full again
+  const shrinking = new ArrayBuffer(32, { maxByteLength: 64 })
+  const shrinks = sender.sendAsync(new Uint8Array(shrinking, 0, 32))
+  shrinking.resize(8)
+  receiver.receive(0)
+  const error = await shrinks.then(() => assert.fail('sent'), (e) => e)
+  assert.equal(error.code, 'ERR_SHM_MESSAGE_CHANGED')
+  assert.equal(error.message, `the message of 32 bytes for channel "${name}" was resized or detached before it could be sent: nothing was sent`)
+  assert.equal(receiver.receive(0), undefined)
+})
+
+test('async timeouts longer than a Node timer (2^31 ms) still wait', { skip: supported !== true && supported }, async (t) => {
+  const { sender, receiver } = pair(t, 48)
+  const receiving = receiver.receiveAsync(2 ** 31)
+  const later = await Promise.race([receiving, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 300))])
+  assert.equal(later, 'still waiting')
+  sender.send('now')
+  assert.equal(await receiving, 'now')
+})
+
+test('a pad left for a busy receiver wakes the sleeping ones, so the largest message gets through', { skip: linuxOnly }, async (t) => {
+  const { name, sender, receiver } = pair(t, 48) // 64 bytes of frames
+  sender.send(Buffer.alloc(0))
+  receiver.receive(0) // READ and WRITE at 16 now
+  const sleeper = await blockedPeer(name, 'receive-one', '8000')
+  // Another process holds the receive lock: the sender cannot pass its pad itself.
+  const holder = startChild('locker.js', [name, 'hold', '192'])
+  await holder.next((m) => 'held' in m)
+  const sending = sender.sendAsync(Buffer.alloc(48, 7), 8000) // needs the pad at 16..64 taken first
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  holder.child.send('unlock')
+  await holder.next((m) => m.unlocked)
+  assert.equal(await sending, true)
+  assert.deepEqual((await sleeper.next((m) => 'message' in m)).message, { bytes: [...Buffer.alloc(48, 7)] })
+})
+
+test('blocks too small to be a channel are ERR_SHM_NOT_A_CHANNEL, however they are opened', { skip: supported !== true && supported }, (t) => {
+  for (const size of [3, 100, 511]) {
+    const name = uniqueName('chan-tiny')
+    const block = new SharedMemory(name, { size })
+    t.after(() => block.close())
+    for (const create of [false, 'if-missing']) {
+      const error = thrown(() => new Channel(name, { create, capacity: 64 }))
+      assert.equal(error.code, 'ERR_SHM_NOT_A_CHANNEL', `${size} bytes, create ${create}`)
+      assert.match(error.message, /smaller than the smallest channel/)
+    }
+  }
+})
+
 test('util.inspect shows name, capacity and state', { skip: supported !== true && supported }, (t) => {
   const { name, sender } = pair(t, 77)
   const inspect = (value) => util.inspect(value, { breakLength: Infinity })

@@ -17,7 +17,7 @@
 const { Buffer } = require('node:buffer')
 const SharedMemory = require('./shared-memory.js')
 const errors = require('./errors.js')
-const { bytesOf, byteLength } = require('./bytes.js')
+const { bytesOf, byteLength, prefix } = require('./bytes.js')
 const { allocate, scratchFor } = require('./pool.js')
 const F = require('./channel-format.js')
 
@@ -45,6 +45,12 @@ const SPIN = 2
 // as waitAsync does (src/os/watch.rs).
 const SPIN_MS = 0.05
 const ASYNC_SPIN_MS = 0.02
+// How long one sleep on a sequence word lasts at most. A peer killed between moving a position
+// and waking the other side, or the reader of an in-place message killed while a sender waits
+// for its room, leaves no one to wake the sleepers: each looks at the ring again this often.
+const SLICE_MS = 100
+// The longest timer Node keeps (longer ones fire at once).
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /**
  * Watches word `index` until it leaves `value`, for at most `ms`. It looks about every 100 ns,
@@ -151,14 +157,18 @@ function openIfMissing(name, size, modeOption) {
     try {
       memory = new SharedMemory(name, { size: wanted, create: 'if-missing', ...modeOption })
     } catch (error) {
+      if (error?.code !== 'ERR_SHM_TOO_LARGE') throw error
+      if (wanted === F.HEADER_SIZE) throw errors.notAChannel(name, `its block is smaller than the smallest channel`)
       // Smaller than ours: look at its header first.
-      if (error?.code !== 'ERR_SHM_TOO_LARGE' || wanted === F.HEADER_SIZE) throw error
       wanted = F.HEADER_SIZE
       continue
     }
     if (memory.host) {
       if (wanted === size) return memory
       memory.close()
+      wanted = size
+    } else if (memory.size < F.HEADER_SIZE) {
+      return memory // not a channel: the constructor says so
     } else {
       const view = memory.view
       const words = new Int32Array(view.buffer, view.byteOffset, F.HEADER_SIZE >> 2)
@@ -194,6 +204,10 @@ class Channel {
   #name
   /** The async waits this handle's calls share, by word and value (#sharedWait). */
   #waits = new Map()
+  /** The claims (lock offsets) of this handle's in-place messages not released yet. */
+  #claims = new Set()
+  /** How many of this handle's calls count as waiting, by waiting word (#until). */
+  #waitingCounts = new Map()
   /** What this handle last saw of WRITE, and left in READ and TAKES (see #takeFront). */
   #writeSeen = -1
   #readLeft = -1
@@ -238,6 +252,9 @@ class Channel {
   #open(capacity) {
     const memory = this.#memory
     this.#name = memory.name
+    if (memory.size < F.HEADER_SIZE + F.FRAME_HEADER + F.FRAME_ALIGN) {
+      throw errors.notAChannel(this.#name, `its block of ${memory.size} bytes is smaller than the smallest channel`)
+    }
     this.#view = memory.view
     this.#words = new Int32Array(this.#view.buffer, this.#view.byteOffset, this.#view.length >> 2)
     const words = this.#words
@@ -385,9 +402,23 @@ class Channel {
     }
   }
 
-  /** Lets go of the channel's block; the creator's close() also removes the name. */
+  /**
+   * Lets go of the channel's block; the creator's close() also removes the name. In-place
+   * messages not released yet are released, and calls still waiting stop counting as waiters.
+   */
   close() {
-    self(this).#memory.close()
+    const memory = self(this).#memory
+    if (memory.closed) return
+    const words = this.#words
+    // Other handles of the block in this process keep this thread's liveness mark: a claim left
+    // held would keep its room from every sender, in every process.
+    for (const claim of this.#claims) unlock.call(memory, claim)
+    const released = this.#claims.size !== 0
+    this.#claims.clear()
+    for (const [index, count] of this.#waitingCounts) if (count !== 0) sub(words, index, count)
+    this.#waitingCounts.clear()
+    if (released) this.#wake(F.I_SENDERS_WAITING, F.I_SPACE_SEQ)
+    memory.close()
   }
 
   /** Removes the channel's name now; everyone attached keeps working. */
@@ -419,7 +450,9 @@ class Channel {
     if (bytes === null) throw errors.invalidArgType('message', 'a string, Buffer, TypedArray, DataView or ArrayBuffer', message)
     const size = byteLength(bytes)
     if (size > this.#capacity) throw errors.outOfRange(`a message of ${size} bytes is larger than channel "${this.#name}" can hold (${this.#capacity} bytes)`)
-    return new Outgoing(F.KIND_BYTES, bytes, size)
+    // Exactly the bytes measured now: a resizable buffer that grows later must not write past the
+    // frame (#sendLocked checks that none shrank or was detached meanwhile).
+    return new Outgoing(F.KIND_BYTES, size === 0 ? bytes : prefix(bytes, size), size)
   }
 
   /** Runs an operation, blocking the thread while it waits. */
@@ -430,10 +463,17 @@ class Channel {
       while (!step.done) {
         const [what, where, value] = step.value
         let result
-        if (what === LOCK) result = lock.call(memory, where, remaining(deadline))
-        else if (what === WAIT) result = wait.call(memory, where * 4, value, remaining(deadline))
-        else spin(this.#words, where, value, SPIN_MS)
-        step = steps.next(result !== 'timed-out')
+        let done = true
+        if (what === LOCK) {
+          done = lock.call(memory, where, remaining(deadline)) !== 'timed-out'
+        } else if (what === WAIT) {
+          // A slice at most: the end of a slice is not the end of the wait.
+          wait.call(memory, where * 4, value, Math.min(remaining(deadline) ?? SLICE_MS, SLICE_MS))
+          done = now() < deadline
+        } else {
+          spin(this.#words, where, value, SPIN_MS)
+        }
+        step = steps.next(done)
       }
     } finally {
       if (!step.done) steps.return()
@@ -448,16 +488,17 @@ class Channel {
     try {
       while (!step.done) {
         const [what, where, value] = step.value
-        let result
+        let done = true
         if (what === LOCK) {
-          result = tryLock.call(memory, where)
+          let result = tryLock.call(memory, where)
           if (result === 'busy') result = await lockAsync.call(memory, where, remaining(deadline), signal)
+          done = result !== 'timed-out'
         } else if (what === WAIT) {
-          result = (await this.#sharedWait(where, value, deadline, signal)) ? 'ok' : 'timed-out'
+          done = await this.#sharedWait(where, value, deadline, signal)
         } else {
           spin(this.#words, where, value, ASYNC_SPIN_MS)
         }
-        step = steps.next(result !== 'timed-out')
+        step = steps.next(done)
       }
     } finally {
       if (!step.done) steps.return()
@@ -496,14 +537,16 @@ class Channel {
    * of this handle that waits for the same: one waiter thread (src/wait.rs) however many
    * receiveAsync or sendAsync calls wait. Exact, because the channel never notifies without
    * changing the word first: whoever wakes only looks at the ring again. True when the word
-   * changed or was notified, false at `deadline`.
+   * changed, was notified or a slice ended, false at `deadline`.
    */
   #sharedWait(index, value, deadline, signal) {
+    if (signal?.aborted) return Promise.reject(errors.abortError(signal))
     const key = index * 2 ** 32 + (value >>> 0)
     let shared = this.#waits.get(key)
     if (shared === undefined) {
       const controller = new AbortController()
-      shared = { controller, users: 0, settled: waitAsync.call(this.#memory, index * 4, value, undefined, controller.signal) }
+      // A slice at most (SLICE_MS): then every call sharing it looks at the ring again.
+      shared = { controller, users: 0, settled: waitAsync.call(this.#memory, index * 4, value, SLICE_MS, controller.signal) }
       const forget = () => {
         if (this.#waits.get(key) === shared) this.#waits.delete(key)
       }
@@ -529,10 +572,11 @@ class Channel {
         return true
       }
       wait.settled.then(
-        () => leave() && resolve(true),
+        () => leave() && resolve(now() < deadline),
         (error) => leave() && reject(error),
       )
-      if (deadline !== Infinity) timer = setTimeout(() => leave() && resolve(false), Math.max(0, deadline - now()))
+      // Where Node keeps a timer that long; a longer wait ends at the end of a slice.
+      if (deadline - now() <= MAX_TIMER_MS) timer = setTimeout(() => leave() && resolve(false), Math.max(0, deadline - now()))
       if (signal) {
         onAbort = () => leave() && reject(errors.abortError(signal))
         signal.addEventListener('abort', onAbort, { once: true })
@@ -568,12 +612,17 @@ class Channel {
         } else if (!waiting) {
           waiting = true
           add(words, side.waiting, 1)
+          this.#waitingCounts.set(side.waiting, (this.#waitingCounts.get(side.waiting) ?? 0) + 1)
         } else if (!(yield [WAIT, side.seq, seq])) {
           return timedOut
         }
       }
     } finally {
-      if (waiting) sub(words, side.waiting, 1)
+      // Once closed, close() took this call's count off the block.
+      if (waiting && !this.#memory.closed) {
+        sub(words, side.waiting, 1)
+        this.#waitingCounts.set(side.waiting, this.#waitingCounts.get(side.waiting) - 1)
+      }
     }
   }
 
@@ -603,13 +652,18 @@ class Channel {
       write = this.#advance(write, dataSize - at)
       store(words, F.I_WRITE, write)
       at = 0
-      // Nobody may come to take the pad: skip it for them, so its room comes back.
-      this.#skipPadsIfIdle()
+      // Nobody may come to take the pad: skip it for them, so its room comes back; where a
+      // receiver is at work, wake the sleeping ones too, whose last look may predate the pad.
+      if (!this.#skipPadsIfIdle()) this.#wake(F.I_RECEIVERS_WAITING, F.I_DATA_SEQ)
     }
     if (!this.#hasRoom(write, frame)) return NOT_YET
     const start = F.HEADER_SIZE + at + F.FRAME_HEADER
-    if (outgoing.kind === F.KIND_TEXT) bufferWrite.call(this.#view, outgoing.payload, start, size, 'utf8')
-    else if (size !== 0) set.call(this.#view, outgoing.payload, start)
+    if (outgoing.kind === F.KIND_TEXT) {
+      bufferWrite.call(this.#view, outgoing.payload, start, size, 'utf8')
+    } else if (size !== 0) {
+      if (byteLength(outgoing.payload) !== size) throw errors.messageChanged(this.#name, size)
+      set.call(this.#view, outgoing.payload, start)
+    }
     this.#writeHeader(at, size, outgoing.kind)
     store(words, F.I_WRITE, this.#advance(write, frame)) // published
     return true
@@ -624,15 +678,17 @@ class Channel {
     // The frames before FREE are the senders' own line: enough room there spares reading READ.
     if (dataSize - ((write - start + span) % span) >= bytes) return true
     const read = this.#position(F.I_READ)
+    // FREE, READ and WRITE in this order around the ring, at most D apart.
+    if ((read - start + span) % span > (write - start + span) % span || (write - start + span) % span > dataSize) {
+      throw errors.channelCorrupt(this.#name, `its positions are out of order (free ${start}, read ${read}, write ${write})`)
+    }
     let free = start
     // Frames before READ were taken: their room is free again unless a receiver still reads one
     // in place (its claim, a lock, held by a live thread).
     while (dataSize - ((write - free + span) % span) < bytes && free !== read) {
       const at = free % dataSize
       const header = (F.HEADER_SIZE + at) >> 2
-      const kind = words[header + 1]
-      const length = kind === F.KIND_PAD ? dataSize - at : F.FRAME_HEADER + alignUp(words[header] >>> 0)
-      if (length > dataSize - at) throw errors.channelCorrupt(this.#name, `a frame at ${at} reaches past the end of the ring`)
+      const length = this.#frameLength(at, (read - free + span) % span)
       if ((words[header + 2] | words[header + 3]) !== 0) {
         const claim = F.HEADER_SIZE + at + 8
         if (tryLock.call(this.#memory, claim) === 'busy') break
@@ -644,15 +700,19 @@ class Channel {
     return dataSize - ((write - free + span) % span) >= bytes
   }
 
-  /** With the send lock held, after a pad: takes the pads at the front if no receiver is busy. */
+  /**
+   * With the send lock held, after a pad: takes the pads at the front if no receiver is busy;
+   * whether it could.
+   */
   #skipPadsIfIdle() {
     const memory = this.#memory
-    if (tryLock.call(memory, F.RECEIVE_LOCK) === 'busy') return // a receiver is at work: it skips them
+    if (tryLock.call(memory, F.RECEIVE_LOCK) === 'busy') return false // a receiver is at work
     try {
       this.#takeFront(false, false)
     } finally {
       unlock.call(memory, F.RECEIVE_LOCK)
     }
+    return true
   }
 
   #writeHeader(at, size, kind) {
@@ -695,25 +755,28 @@ class Channel {
     // the senders write; else as the senders left it.
     let write = this.#writeSeen
     if (start === write || start !== this.#readLeft || takes !== this.#takesLeft) write = this.#writeSeen = this.#position(F.I_WRITE)
+    const span = 2 * dataSize
+    if ((write - start + span) % span > dataSize) {
+      throw errors.channelCorrupt(this.#name, `its positions are out of order (read ${start}, write ${write})`)
+    }
     let read = start
     let message = EMPTY
     while (read !== write) {
       const at = read % dataSize
       const header = (F.HEADER_SIZE + at) >> 2
       const kind = words[header + 1]
+      // Checked against what is published: a frame never reaches past WRITE.
+      const length = this.#frameLength(at, (write - read + span) % span)
       if (kind === F.KIND_PAD) {
-        read = this.#advance(read, dataSize - at)
+        read = this.#advance(read, length)
         continue
       }
       if (!take) break
       const size = words[header] >>> 0
-      if ((kind !== F.KIND_TEXT && kind !== F.KIND_BYTES) || size > this.#capacity || F.FRAME_HEADER + alignUp(size) > dataSize - at) {
-        throw errors.channelCorrupt(this.#name, `the frame at ${at} has kind ${kind} and size ${size}`)
-      }
       const from = F.HEADER_SIZE + at + F.FRAME_HEADER
       if (inPlace) message = this.#claim(at, from, size, kind === F.KIND_TEXT)
       else message = kind === F.KIND_TEXT ? this.#text(from, size) : this.#bytes(from, size)
-      read = this.#advance(read, F.FRAME_HEADER + alignUp(size))
+      read = this.#advance(read, length)
       break
     }
     if (read !== start) {
@@ -726,14 +789,34 @@ class Channel {
     return message
   }
 
+  /**
+   * The length of the frame at `at` (a pad: the rest of the data area), after checking its
+   * header: a known kind, a size the channel allows, and within the `within` bytes that lie
+   * before the next position (a hostile header must not send the ring astray).
+   */
+  #frameLength(at, within) {
+    const words = this.#words
+    const header = (F.HEADER_SIZE + at) >> 2
+    const kind = words[header + 1]
+    const size = words[header] >>> 0
+    let length = -1
+    if (kind === F.KIND_PAD) length = this.#dataSize - at
+    else if ((kind === F.KIND_TEXT || kind === F.KIND_BYTES) && size <= this.#capacity) length = F.FRAME_HEADER + alignUp(size)
+    if (length < 0 || length > within || length > this.#dataSize - at) {
+      throw errors.channelCorrupt(this.#name, `the frame at ${at} has kind ${kind} and size ${size}`)
+    }
+    return length
+  }
+
   /** The frame at `at`, claimed for a reader in place: its claim is a lock this thread holds. */
   #claim(at, from, size, isText) {
     const memory = this.#memory
     const claim = F.HEADER_SIZE + at + 8
     // A sender leaves the claim free; taken, something else wrote the ring.
     if (tryLock.call(memory, claim) === 'busy') throw errors.channelCorrupt(this.#name, `the frame at ${at} is claimed before it was taken`)
+    this.#claims.add(claim)
     return new InPlaceMessage(subarray.call(this.#view, from, from + size), isText, () => {
-      if (memory.closed) return // closing gave it back (the claim counts as abandoned)
+      if (!this.#claims.delete(claim)) return // close() gave it back
       unlock.call(memory, claim)
       this.#wake(F.I_SENDERS_WAITING, F.I_SPACE_SEQ)
     })

@@ -98,6 +98,14 @@ function notAChannel(name, why) {
   return withCode(new Error(`shared memory block "${name}" is not a channel this release can open: ${why}`), 'ERR_SHM_NOT_A_CHANNEL')
 }
 
+/** A message's buffer that shrank or was detached between the call and the copy into the channel. */
+function messageChanged(name, size) {
+  return withCode(
+    new Error(`the message of ${size} bytes for channel "${name}" was resized or detached before it could be sent: nothing was sent`),
+    'ERR_SHM_MESSAGE_CHANGED',
+  )
+}
+
 /** A channel whose shared state breaks the format (written by something else than a channel). */
 function channelCorrupt(name, why) {
   return withCode(new Error(`channel "${name}" is corrupt: ${why}`), 'ERR_SHM_CHANNEL_CORRUPT')
@@ -117,4 +125,5 @@ module.exports = {
   channelEnded,
   notAChannel,
   channelCorrupt,
+  messageChanged,
 }
