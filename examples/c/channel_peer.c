@@ -172,6 +172,11 @@ static uint32_t used(struct channel *ch, uint32_t write, uint32_t free) {
   return (write - free + 2 * ch->data_size) % (2 * ch->data_size);
 }
 
+static void corrupt(struct channel *ch, uint32_t at) {
+  fprintf(stderr, "channel %s is corrupt at %u\n", ch->name, at);
+  exit(1);
+}
+
 static void wake_if_waiting(struct channel *ch, uint32_t waiting_at, uint32_t seq_at) {
   if (atomic_load(word32(ch, waiting_at)) == 0) return;
   atomic_fetch_add(word32(ch, seq_at), 1);
@@ -179,7 +184,8 @@ static void wake_if_waiting(struct channel *ch, uint32_t waiting_at, uint32_t se
 }
 
 static void sleep_on(struct channel *ch, uint32_t seq_at, uint32_t seen) {
-  struct timespec slice = {1, 0}; // woken, or a second passes: look again either way
+  // Woken, or 100 ms pass: look again either way (a peer may have died before its wake-up).
+  struct timespec slice = {0, 100 * 1000 * 1000};
   futex(ch->base + seq_at, FUTEX_WAIT, seen, &slice);
 }
 
@@ -188,20 +194,22 @@ static void sleep_on(struct channel *ch, uint32_t seq_at, uint32_t seen) {
 static long take_front(struct channel *ch, bool take, uint8_t *out, uint32_t *kind) {
   uint32_t write = position(ch, WRITE_AT), start = position(ch, READ_AT), read = start;
   long size = -1;
+  if (used(ch, write, start) > ch->data_size) corrupt(ch, start);
   while (read != write) {
     uint8_t *frame = frame_at(ch, read);
     uint32_t at = read % ch->data_size, frame_kind, frame_size;
     memcpy(&frame_size, frame, 4);
     memcpy(&frame_kind, frame + 4, 4);
+    // Every frame ends at or before WRITE: a hostile header must not send the reader astray.
     if (frame_kind == KIND_PAD) {
+      if (ch->data_size - at > used(ch, write, read)) corrupt(ch, at);
       read = advance(ch, read, ch->data_size - at);
       continue;
     }
     if (!take) break;
     if ((frame_kind != KIND_TEXT && frame_kind != KIND_BYTES) || frame_size > ch->capacity ||
-        frame_length(frame_size) > ch->data_size - at) {
-      fprintf(stderr, "channel %s is corrupt at frame %u\n", ch->name, at);
-      exit(1);
+        frame_length(frame_size) > ch->data_size - at || frame_length(frame_size) > used(ch, write, read)) {
+      corrupt(ch, at);
     }
     memcpy(out, frame + 16, frame_size);
     *kind = frame_kind;
@@ -225,7 +233,9 @@ static bool has_room(struct channel *ch, uint32_t write, uint32_t bytes) {
     uint32_t at = free % ch->data_size, kind, size;
     memcpy(&size, frame, 4);
     memcpy(&kind, frame + 4, 4);
+    if (kind != KIND_PAD && ((kind != KIND_TEXT && kind != KIND_BYTES) || size > ch->capacity)) corrupt(ch, at);
     uint32_t length = kind == KIND_PAD ? ch->data_size - at : frame_length(size);
+    if (length > used(ch, read, free) || length > ch->data_size - at) corrupt(ch, at);
     if (atomic_load(word64(ch, HEADER_SIZE + at + 8)) != 0) { // read in place
       if (lock_try(ch, HEADER_SIZE + at + 8) == 0) break;     // by a live reader
       lock_give(ch, HEADER_SIZE + at + 8);
@@ -259,6 +269,8 @@ static int send_locked(struct channel *ch, const uint8_t *message, uint32_t size
       uint32_t ignored;
       take_front(ch, false, NULL, &ignored);
       lock_give(ch, RECEIVE_LOCK);
+    } else { // a receiver is busy: wake the sleeping ones, whose last look may predate the pad
+      wake_if_waiting(ch, RECEIVERS_WAITING, DATA_SEQ);
     }
   }
   if (!has_room(ch, write, frame)) return 0;
