@@ -18,6 +18,24 @@ function block(size = 64) {
   return { memory, words: new Int32Array(memory.view.buffer) }
 }
 
+test('waitAsync that saw the word equal answers ok when the word changes before its thread looks', async () => {
+  // The word changes right after the call, before the waiter thread has looked at it: the call
+  // saw it equal, so this is a wake-up ('ok'), never 'not-equal' (as with Atomics.waitAsync).
+  const memory = new SharedMemory(uniqueName('late'), { size: 64 })
+  const words = new Int32Array(memory.view.buffer)
+  const answers = {}
+  for (let i = 0; i < 300; i++) {
+    Atomics.store(words, 0, 0)
+    const waiting = memory.waitAsync(0, 0, 5000)
+    Atomics.store(words, 0, 1)
+    memory.notify(0)
+    const answer = await waiting
+    answers[answer] = (answers[answer] ?? 0) + 1
+  }
+  assert.deepEqual(answers, { ok: 300 })
+  memory.close()
+})
+
 test('wait returns not-equal at once when the value differs', () => {
   const { memory, words } = block()
   words[1] = 7

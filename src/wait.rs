@@ -75,6 +75,17 @@ pub fn outcome_name(outcome: WaitOutcome) -> &'static str {
   }
 }
 
+/// What a `waitAsync` that went to a waiter thread answers. The call saw the word equal to
+/// `expected` before it handed the wait over (`os::before_async_sleep`), so a word that differs
+/// when the thread looks has changed since, as it does before a notify: that is `'ok'`, as for
+/// `Atomics.waitAsync`, never `'not-equal'`.
+fn settled_later(outcome: WaitOutcome) -> WaitOutcome {
+  match outcome {
+    WaitOutcome::NotEqual => WaitOutcome::Ok,
+    other => other,
+  }
+}
+
 /// The error code carried to JS by a failed `waitAsync`.
 pub struct Code(String);
 
@@ -290,7 +301,7 @@ impl Job {
       Work::Wait { word, expected } => {
         let result = word
           .wait(*expected, self.deadline, &cancelled)
-          .map(|outcome| outcome_name(outcome).to_owned())
+          .map(|outcome| outcome_name(settled_later(outcome)).to_owned())
           .map_err(os_error);
         self.wait.settle(result);
       }
