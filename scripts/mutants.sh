@@ -190,7 +190,7 @@ for language in "${languages[@]}"; do
         # With --changed, StrykerJS mutates line ranges: the changed lines, evenly thinned to
         # MUTANTS_LIMIT lines (a line holds about two mutants).
         ranges=${survivors:-$file}
-        if [ -n "$changed_since" ]; then
+        if [ -n "$changed_since" ] && [ -z "$survivors" ]; then
           ranges=$(git diff -U0 "$changed_since" -- "$file" | node -e '
             const [file, limit] = process.argv.slice(1)
             const lines = []
