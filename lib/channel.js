@@ -467,9 +467,10 @@ class Channel {
         if (what === LOCK) {
           done = lock.call(memory, where, remaining(deadline)) !== 'timed-out'
         } else if (what === WAIT) {
-          // A slice at most: the end of a slice is not the end of the wait.
-          wait.call(memory, where * 4, value, Math.min(remaining(deadline) ?? SLICE_MS, SLICE_MS))
-          done = now() < deadline
+          // A slice at most: the end of a slice is not the end of the wait. Woken, it looks once
+          // more, even at the deadline.
+          const woke = wait.call(memory, where * 4, value, Math.min(remaining(deadline) ?? SLICE_MS, SLICE_MS))
+          done = woke !== 'timed-out' || now() < deadline
         } else {
           spin(this.#words, where, value, SPIN_MS)
         }
@@ -537,7 +538,7 @@ class Channel {
    * of this handle that waits for the same: one waiter thread (src/wait.rs) however many
    * receiveAsync or sendAsync calls wait. Exact, because the channel never notifies without
    * changing the word first: whoever wakes only looks at the ring again. True when the word
-   * changed, was notified or a slice ended, false at `deadline`.
+   * changed or was notified, or a slice ended before `deadline`; false at `deadline`.
    */
   #sharedWait(index, value, deadline, signal) {
     if (signal?.aborted) return Promise.reject(errors.abortError(signal))
@@ -572,7 +573,7 @@ class Channel {
         return true
       }
       wait.settled.then(
-        () => leave() && resolve(now() < deadline),
+        (result) => leave() && resolve(result !== 'timed-out' || now() < deadline),
         (error) => leave() && reject(error),
       )
       // Where Node keeps a timer that long; a longer wait ends at the end of a slice.
