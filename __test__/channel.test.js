@@ -10,6 +10,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const util = require('node:util')
+const fs = require('node:fs')
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 const { spawnSync } = require('node:child_process')
@@ -49,6 +50,23 @@ function fill(channel) {
 function drain(channel, { count, empty }, from = 0) {
   for (let i = from; i < count; i++) assert.deepEqual(channel.receive(0), Buffer.alloc(100, i))
   for (let i = 0; i < empty; i++) assert.deepEqual(channel.receive(0), Buffer.alloc(0))
+}
+
+/**
+ * The byte offset in block `name` of the word that process `pid`'s main thread sleeps on in a
+ * futex (Linux; null elsewhere, or when it sleeps on no word of that block).
+ */
+function sleepsOnWord(pid, name) {
+  if (process.platform !== 'linux') return null
+  const [, address] = fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').split(' ')
+  for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+    const fields = line.split(/\s+/)
+    if (fields[5] !== `/dev/shm/${name}`) continue
+    const [start, end] = fields[0].split('-').map((hex) => BigInt(`0x${hex}`))
+    const word = BigInt(address)
+    if (word >= start && word < end) return Number(word - start + BigInt(`0x${fields[2]}`))
+  }
+  return null
 }
 
 /** A child peer that blocks in one receive (or send); resolves once it sleeps there. */
@@ -98,6 +116,17 @@ test('messages of every length wrap around the ring intact', { skip: supported !
   }
 })
 
+test('the smallest channel (capacity 1) carries one byte at a time', { skip: supported !== true && supported }, (t) => {
+  const { sender, receiver } = pair(t, 1)
+  assert.equal(sender.capacity, 1)
+  for (let i = 0; i < 100; i++) {
+    assert.equal(sender.send(Buffer.from([i]), 0), true)
+    assert.equal(sender.send('x', 0), false, 'one message fills it')
+    assert.deepEqual(receiver.receive(0), Buffer.from([i]))
+  }
+  assert.equal(thrown(() => sender.send('xy')).code, 'ERR_OUT_OF_RANGE')
+})
+
 test('a message larger than the channel can hold is a RangeError and sends nothing', { skip: supported !== true && supported }, (t) => {
   const { name, sender, receiver } = pair(t, 100)
   const tooLarge = thrown(() => sender.send(Buffer.alloc(101)))
@@ -141,6 +170,7 @@ test('an empty channel: receive returns undefined after its timeout', { skip: su
 test('a receiver asleep in another process wakes for a message', { skip: supported !== true && supported }, async (t) => {
   const { name, sender } = pair(t)
   const peer = await blockedPeer(name, 'receive-one')
+  if (process.platform === 'linux') assert.equal(sleepsOnWord(peer.child.pid, name), 320, 'asleep on DATA_SEQ')
   sender.send('wake up')
   assert.equal((await peer.next((m) => 'message' in m)).message, 'wake up')
 })
@@ -149,6 +179,7 @@ test('a sender asleep on a full channel in another process wakes when room comes
   const { name, sender, receiver } = pair(t)
   const filled = fill(sender)
   const peer = await blockedPeer(name, 'send-one', 'from the peer')
+  if (process.platform === 'linux') assert.equal(sleepsOnWord(peer.child.pid, name), 384, 'asleep on SPACE_SEQ')
   assert.deepEqual(receiver.receive(0), Buffer.alloc(100, 0))
   assert.equal((await peer.next((m) => 'sent' in m || 'error' in m)).sent, true)
   drain(receiver, filled, 1)

@@ -53,3 +53,17 @@ test('generateId and generateIdAsync give up with ERR_SHM_OS where every name se
   const cause = 'no unused name found in 16 random tries'
   assert.deepEqual(JSON.parse(run.stdout), { sync: ['ERR_SHM_OS', message], async: ['ERR_SHM_OS', message, cause] })
 })
+
+// The largest channel asks for 1 GiB and more of /dev/shm: its capacity is accepted, and the OS
+// refuses the room (an 8 MiB tmpfs here), while one byte more is a RangeError before anything is
+// asked of the OS.
+test('the largest channel capacity is accepted (the OS refuses the room here), one byte more is a RangeError', { skip }, () => {
+  const program = `
+    const { Channel } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const attempt = (capacity) => { try { new Channel('largest', { capacity }).close(); return 'created' } catch (error) { return error.code } }
+    console.log(JSON.stringify({ largest: attempt(2 ** 30 - 16), larger: attempt(2 ** 30 - 15), left: require('node:fs').readdirSync('/dev/shm') }))`
+  const script = `mount -t tmpfs -o size=8m tmpfs /dev/shm && exec "${process.execPath}" -e "$1"`
+  const run = spawnSync('unshare', ['-m', 'sh', '-c', script, 'sh', program], { encoding: 'utf8', timeout: 30000 })
+  assert.equal(run.status, 0, run.stderr)
+  assert.deepEqual(JSON.parse(run.stdout), { largest: 'ERR_SHM_NO_SPACE', larger: 'ERR_OUT_OF_RANGE', left: [] })
+})
