@@ -83,10 +83,19 @@ async function main() {
     const result = await runFile(file)
     if (result.status !== 0) {
       const why = result.timedOut ? `timed out after ${perFileTimeoutMs / 1000} s` : result.signal ? `killed by ${result.signal}` : `exit ${result.status}`
-      // The first failing test's lines are enough to see what caught the mutant.
-      const failing = result.stdout.split('\n').filter((line) => /^not ok|^# fail|error:|code:/.test(line.trim()))
+      // The failing tests' reports (TAP's YAML block after each "not ok"), as far as they go: a
+      // baseline that fails must say why.
+      const lines = result.stdout.split('\n')
+      const failing = []
+      lines.forEach((line, index) => {
+        if (!/^\s*not ok/.test(line) || /# SKIP/.test(line)) return
+        failing.push(line)
+        for (let next = index + 1; next < lines.length && next < index + 40 && !/^\s*(ok|not ok) /.test(lines[next]); next++) {
+          if (!/^\s+at /.test(lines[next])) failing.push(lines[next])
+        }
+      })
       console.log(`judge: caught by ${file} (${why})`)
-      console.log(failing.slice(0, 12).join('\n'))
+      console.log(failing.slice(0, 80).join('\n'))
       process.exit(1)
     }
   }
