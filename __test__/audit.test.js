@@ -80,3 +80,58 @@ test('an out-of-range readInto reports the block and the offset, not a Buffer er
   assert.equal(memory.readInto(Buffer.alloc(4), 16), 0, 'at the end: nothing to copy')
   memory.close()
 })
+
+// Found by the mutation run of 2026-12-01: checks the addon repeats after lib/'s (memory safety
+// depends on them), a name cut for its message at a character boundary, and unlink's errors.
+
+test('the addon checks a lock offset and a copy span again, whatever lib/ let through', () => {
+  const { NativeBlock } = require('../binding.js')
+  const name = uniqueName('native')
+  const block = new NativeBlock(name, { size: 64 })
+  try {
+    for (const offset of [3, 64, 60]) {
+      const error = (() => {
+        try {
+          block.tryLock(offset)
+        } catch (e) {
+          return e
+        }
+      })()
+      assert.ok(error instanceof RangeError, `tryLock(${offset})`)
+      assert.equal(error.code, 'ERR_OUT_OF_RANGE')
+    }
+    for (const [offset, length] of [[-1, 1], [1.5, 1], [0, 65], [64, 1]]) {
+      assert.throws(() => block.textLength(offset, length), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }, `textLength(${offset}, ${length})`)
+    }
+    assert.equal(block.textLength(0, 64), 0)
+  } finally {
+    block.close()
+  }
+})
+
+test('a long name is cut at a character boundary in messages', () => {
+  const name = `${'a'.repeat(79)}é${'b'.repeat(300)}` // byte 80 falls inside the é
+  assert.throws(() => new SharedMemory(name, 64), {
+    code: 'ERR_SHM_INVALID_NAME',
+    message: `invalid shared memory block name "${'a'.repeat(79)}… (381 bytes)": a name may have at most 254 bytes on this platform`,
+  })
+})
+
+const asRoot = process.platform === 'linux' && process.getuid?.() === 0
+test("unlink of another user's block is ERR_SHM_ACCESS, not a quiet false", { skip: !asRoot && 'needs root, to unlink as another user (nobody)' }, () => {
+  const name = uniqueName('not-yours')
+  const block = new SharedMemory(name, { size: 64 })
+  try {
+    const program = `
+      const SharedMemory = require(${JSON.stringify(require.resolve('..'))})
+      process.setgid(65534)
+      process.setuid(65534)
+      try { console.log(JSON.stringify({ unlinked: SharedMemory.unlink(${JSON.stringify(name)}) })) }
+      catch (error) { console.log(JSON.stringify({ code: error.code })) }`
+    const run = require('node:child_process').spawnSync(process.execPath, ['-e', program], { encoding: 'utf8', timeout: 20000 })
+    assert.deepEqual(JSON.parse(run.stdout), { code: 'ERR_SHM_ACCESS' }, run.stderr)
+    assert.equal(SharedMemory.exists(name), true)
+  } finally {
+    block.close()
+  }
+})
