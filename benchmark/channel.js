@@ -78,20 +78,31 @@ async function receiveAll(kind, address, count) {
     const socket = net.connect(address)
     await new Promise((resolve) => socket.once('connect', resolve))
     process.send('ready')
-    let pending = null // the start of a message that spans chunks
+    // The chunks of a message that spans several, joined once it is whole (joining at every
+    // chunk would copy a 4 MiB message dozens of times).
+    let parts = []
+    let partBytes = 0
+    let needed = -1 // the length of the message being gathered, once its prefix is known
     await new Promise((resolve) => {
       socket.on('data', (chunk) => {
-        let data = pending ? Buffer.concat([pending, chunk]) : chunk
-        let at = 0
-        while (data.length - at >= 4) {
-          const length = data.readUInt32LE(at)
-          if (data.length - at - 4 < length) break
-          const message = data.subarray(at + 4, at + 4 + length)
+        parts.push(chunk)
+        partBytes += chunk.length
+        for (;;) {
+          if (needed < 0) {
+            if (partBytes < 4) break
+            if (parts[0].length < 4) parts = [Buffer.concat(parts)]
+            needed = parts[0].readUInt32LE(0) + 4
+          }
+          if (partBytes < needed) break
+          const data = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+          const message = data.subarray(4, needed)
           bytes += message.length
           received++
-          at += 4 + length
+          const rest = data.subarray(needed)
+          parts = rest.length ? [rest] : []
+          partBytes = rest.length
+          needed = -1
         }
-        pending = at < data.length ? data.subarray(at) : null
         if (received === count) resolve()
       })
     })
