@@ -262,19 +262,19 @@ test('an aborted receiveAsync takes nothing; an aborted sendAsync sends nothing'
   assert.equal(receiver.receive(0), undefined)
 })
 
-test('10,000 pending receiveAsync calls share one waiter thread, and each gets one message', { skip: linuxOnly }, async (t) => {
+test('10,000 pending receiveAsync calls share one wait, and each gets one message', { skip: linuxOnly }, async (t) => {
   const { sender, receiver } = pair(t, 1 << 16)
   const pending = Array.from({ length: 10000 }, () => receiver.receiveAsync())
   await whenAnyThreadSleepsOn(receiver)
-  assert.equal(sleepingWaiters(receiver), 1, 'one thread sleeps for all of them')
+  assert.equal(sleepingWaiters(receiver), 1, 'one wait (in the wait ring, or a thread) for all of them')
   for (let i = 0; i < 10000; i++) await sender.sendAsync(`message ${i}`)
   const received = await Promise.all(pending)
   assert.equal(new Set(received).size, 10000)
   assert.ok(received.every((message) => message.startsWith('message ')))
-  // Those that time out leave, and the last one to leave stops the thread.
+  // Those that time out leave, and the last one to leave stops the shared wait.
   const timingOut = await Promise.all(Array.from({ length: 1000 }, () => receiver.receiveAsync(30)))
   assert.ok(timingOut.every((message) => message === undefined))
-  await whenWaitersSleep(receiver, 0, { exactly: true }) // it notices within a wait slice
+  await whenWaitersSleep(receiver, 0, { exactly: true }) // a thread notices within a wait slice
 })
 
 test('3 sender and 2 receiver processes: every message arrives exactly once, in each sender\'s order', { skip: supported !== true && supported }, async (t) => {

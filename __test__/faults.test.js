@@ -5,7 +5,7 @@ const assert = require('node:assert/strict')
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, waiterThread, whenWaitersSleep } = require('./helpers')
+const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenChildSleeps, whenWaitersSleep } = require('./helpers')
 
 
 test('a host killed with SIGKILL leaves its clients working and its name in place until unlink', async () => {
@@ -53,8 +53,7 @@ for (const kind of ['wait', 'waitAsync']) {
     const other = startChild('waiter.js', [memory.name, 'wait', '0', '0', '30000'])
     await doomed.next((m) => m.ready)
     await other.next((m) => m.ready)
-    const doomedThread = kind === 'wait' ? doomed.child.pid : await waiterThread(doomed.child.pid)
-    await whenSleeping(doomed.child.pid, { thread: doomedThread })
+    await whenChildSleeps(doomed, kind)
     await whenSleeping(other.child.pid)
     const here = memory.waitAsync(0, 0, 30000)
     doomed.child.kill('SIGKILL')
@@ -89,7 +88,7 @@ test('a worker that exits holding blocks and pending waitAsync calls releases ev
   assert.equal(await exited, 0)
   assert.deepEqual(messages, ['waiting'])
   assert.equal(SharedMemory.exists(own), false, "the worker's own block is gone")
-  await whenWaitersSleep(host, 0, { exactly: true }) // its waiter threads notice within a wait slice
+  await whenWaitersSleep(host, 0, { exactly: true }) // its waits end: in the ring at once, threads within a wait slice
   assert.equal(host.notify(0), 0, 'no waiter of the worker is left')
   host.data = 'main thread unaffected'
   assert.equal(host.data, 'main thread unaffected')

@@ -12,6 +12,7 @@ const { fork } = require('node:child_process')
 const { setImmediate: tick } = require('node:timers/promises')
 
 const SharedMemory = require('..')
+const { waitsInKernel } = require('../binding.js')
 
 const created = new Set()
 
@@ -194,25 +195,45 @@ function mappingsOf(name) {
   return ranges
 }
 
+/** Whether waitAsync calls of this process wait in the kernel's wait ring (Linux 6.7 and later). */
+const waitsInRing = waitsInKernel('') !== null
+
 /**
- * How many waitAsync threads of this process sleep on a word of block `memory` (a SharedMemory or
- * its name) now (Linux; elsewhere null). Waiters on other blocks, which earlier tests may have
- * left winding down, are not counted.
+ * How many waitAsync and lockAsync calls of this process sleep on a word of block `memory` (a
+ * SharedMemory or its name) now: those the wait ring holds, and the waiter threads asleep in a
+ * futex on one of its pages. Linux only; elsewhere null. Waiters on other blocks,
+ * which earlier tests may have left winding down, are not counted.
  */
 function sleepingWaiters(memory) {
-  if (process.platform !== 'linux') return null
-  const within = mappingsOf(typeof memory === 'string' ? memory : memory.name)
-  return threadsNamed(process.pid, 'shared-memory-w').filter((tid) => inSharedFutex(tid, process.pid, within)).length
+  const name = typeof memory === 'string' ? memory : memory.name
+  if (process.platform !== 'linux') return waitsInRing ? waitsInKernel(name) : null
+  // Threads too: lockAsync calls sleep on threads even where waitAsync calls use the ring.
+  const within = mappingsOf(name)
+  const threads = threadsNamed(process.pid, 'shared-memory-w').filter((tid) => inSharedFutex(tid, process.pid, within)).length
+  return threads + (waitsInRing ? waitsInKernel(name) : 0)
 }
 
 /**
- * Resolves once some thread of this process (a worker's, say) sleeps on a word of block `memory`
+ * Resolves once the waiter.js child `handle` sleeps in its `kind` wait ('wait' or 'waitAsync'):
+ * its waitAsync is in its wait ring, or its thread (main or waiter) is asleep in a futex.
+ */
+async function whenChildSleeps(handle, kind) {
+  const { pid } = handle.child
+  if (kind === 'wait') return whenSleeping(pid)
+  const { asleep } = await handle.next((m) => 'asleep' in m)
+  if (asleep === 'thread') await whenSleeping(pid, { thread: await waiterThread(pid) })
+}
+
+/**
+ * Resolves once some wait of this process sleeps on a word of block `memory`: a thread (a
+ * worker's, say) asleep in a futex on one of its pages, or a waitAsync held by the wait ring
  * (Linux; elsewhere, waits half a second).
  */
 async function whenAnyThreadSleepsOn(memory, { timeoutMs = 10000 } = {}) {
   if (process.platform !== 'linux') return new Promise((resolve) => setTimeout(resolve, 500))
   const started = Date.now()
   for (;;) {
+    if (waitsInRing && waitsInKernel(memory.name) > 0) return
     const within = mappingsOf(memory.name)
     if (fs.readdirSync('/proc/self/task').some((tid) => inSharedFutex(tid, process.pid, within))) return
     if (Date.now() - started > timeoutMs) throw new Error(`no thread sleeps on block ${memory.name}`)
@@ -234,7 +255,7 @@ async function whenWaitersSleep(memory, count, { exactly = false, timeoutMs = 10
   const holds = () => (exactly ? sleepingWaiters(memory) === count : sleepingWaiters(memory) >= count)
   for (;;) {
     if (holds()) {
-      if (!exactly) return
+      if (!exactly || waitsInRing) return
       await new Promise((resolve) => setTimeout(resolve, 300)) // longer than a wait slice
       if (holds()) return
     }
@@ -267,6 +288,8 @@ module.exports = {
   threadsNamed,
   waiterThread,
   sleepingWaiters,
+  waitsInRing,
+  whenChildSleeps,
   whenWaitersSleep,
   whenAnyThreadSleepsOn,
   collectGarbage,

@@ -279,6 +279,14 @@ pub fn block_exists(env: &Env, name: Unknown, global: Unknown) -> Result<bool> {
   exists.or_throw(env)
 }
 
+/// How many `waitAsync` calls of this process on block `name` the kernel holds now, in the
+/// process's wait ring; `null` where waits take threads instead (for the tests, which look at
+/// those threads in `/proc`).
+#[napi]
+pub fn waits_in_kernel(name: String) -> Option<u32> {
+  os::WaitRing::get().map(|ring| u32::try_from(ring.armed(&name)).unwrap_or(u32::MAX))
+}
+
 /// A name for a new block that no existing block uses.
 #[napi]
 pub fn generate_id(env: &Env, global: Unknown) -> Result<String> {

@@ -2,7 +2,7 @@
 //! `waitAsync` so that neither the event loop nor libuv's thread pool does.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use crate::error::{ShmError, ShmResult};
 use crate::js;
 use crate::lock::{self, Caller, Outcome};
-use crate::os::{Segment, WaitOutcome, WatchedWord};
+use crate::os::{Segment, WaitOutcome, WaitRing, WatchedWord};
 use crate::rules::to_int32;
 
 /// `expected`, coerced like `Atomics.wait` does (`ToNumber`, then `ToInt32`), as the bits of the
@@ -122,8 +122,10 @@ pub fn settle_callback(settle: &Unknown) -> ShmResult<Settle> {
 /// One `waitAsync` in flight, shared by the object that started it and the thread that waits.
 pub struct AsyncWait {
   cancel: AtomicBool,
-  /// Taken by whoever settles first: the waiting thread, `close()`, or an abort.
+  /// Taken by whoever settles first: the waiting thread or the ring, `close()`, or an abort.
   settle: Mutex<Option<Settle>>,
+  /// The wait's id in the [`WaitRing`], once it is there (0 before, and for waits on threads).
+  ring_id: AtomicU64,
 }
 
 impl AsyncWait {
@@ -131,6 +133,7 @@ impl AsyncWait {
     Arc::new(AsyncWait {
       cancel: AtomicBool::new(false),
       settle: Mutex::new(Some(settle)),
+      ring_id: AtomicU64::new(0),
     })
   }
 
@@ -150,14 +153,28 @@ impl AsyncWait {
     }
   }
 
-  /// Stops the wait: its thread lets go of the block within a wait slice, and the promise is
-  /// settled with `error`, or left to the caller with `None` (an abort, settled in JS).
+  /// Stops the wait: the ring lets go of the block at once, a waiter thread within a wait slice;
+  /// the promise is settled with `error`, or left to the caller with `None` (an abort, settled in
+  /// JS).
   fn cancel(&self, error: Option<ShmError>) {
-    self.cancel.store(true, Ordering::Release);
+    self.cancel.store(true, Ordering::SeqCst);
     match error {
       Some(error) => drop(self.settle(Err(error))),
       // Dropping the callback lets the event loop go.
       None => drop(self.settle.lock().unwrap_or_else(|e| e.into_inner()).take()),
+    }
+    self.cancel_in_ring();
+  }
+
+  /// Cancels the wait in the ring, if it is there. Called by [`AsyncWait::cancel`] and by the
+  /// start of a ring wait (once its id is stored): whichever of the two comes second sees the
+  /// other's write (both are `SeqCst`), so a wait cancelled while it starts is cancelled.
+  fn cancel_in_ring(&self) {
+    let id = self.ring_id.load(Ordering::SeqCst);
+    if id != 0 && self.cancel.load(Ordering::SeqCst) {
+      if let Some(ring) = WaitRing::get() {
+        ring.cancel(id);
+      }
     }
   }
 }
@@ -294,6 +311,40 @@ impl Job {
     }
   }
 
+  /// Arms a `waitAsync` in `ring`; a `lockAsync` comes back (it needs a thread: it checks its
+  /// owner's life between sleeps).
+  fn into_ring(self, ring: &WaitRing) -> std::result::Result<(), Job> {
+    let Job {
+      work,
+      name,
+      deadline,
+      wait,
+    } = self;
+    let (word, expected) = match work {
+      Work::Wait { word, expected } => (word, expected),
+      work @ Work::Lock { .. } => {
+        return Err(Job {
+          work,
+          name,
+          deadline,
+          wait,
+        })
+      }
+    };
+    let waiting = Arc::clone(&wait);
+    let tag = name.clone();
+    let done = Box::new(move |outcome: std::io::Result<WaitOutcome>| {
+      let result = outcome
+        .map(|outcome| outcome_name(settled_later(outcome)).to_owned())
+        .map_err(|e| ShmError::from_os(&name, e));
+      waiting.settle(result)
+    });
+    let id = ring.wait(word, expected, deadline, &tag, done);
+    wait.ring_id.store(id, Ordering::SeqCst);
+    wait.cancel_in_ring();
+    Ok(())
+  }
+
   fn run(self) {
     let cancelled = || self.wait.cancel.load(Ordering::Acquire);
     let os_error = |e| ShmError::from_os(&self.name, e);
@@ -357,11 +408,24 @@ const IDLE_EXIT: Duration = Duration::from_secs(30);
 /// The stack of a waiter thread: it runs one wait loop and a callback hand-off, a few KiB deep.
 const WAITER_STACK: usize = 64 * 1024;
 
-/// Hands `job` to a waiter thread, starting one when none is idle. Fails, leaving nothing
+/// Starts `job`: a `waitAsync` in the kernel's [`WaitRing`] where the system has one, else (and a
+/// `lockAsync` always) on a waiter thread, starting one when none is idle. Fails, leaving nothing
 /// behind, when no thread can be started: the OS refuses one, or waiter threads would take more
 /// than their share of an address-space limit (`ulimit -v`), where V8 would then abort for lack
 /// of memory instead.
 pub fn start(job: Job) -> ShmResult<()> {
+  let job = match WaitRing::get() {
+    Some(ring) => match job.into_ring(ring) {
+      Ok(()) => return Ok(()),
+      Err(job) => job,
+    },
+    None => job,
+  };
+  start_thread(job)
+}
+
+/// Hands `job` to a waiter thread, as [`start`] does where the ring cannot take it.
+fn start_thread(job: Job) -> ShmResult<()> {
   static THREADS: OnceLock<Arc<WaiterThreads>> = OnceLock::new();
   let threads = THREADS.get_or_init(|| {
     Arc::new(WaiterThreads {

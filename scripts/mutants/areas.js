@@ -42,15 +42,16 @@ const areas = {
     tests: [...fast, 'close.test.js', 'hostile.test.js', 'wait.test.js', 'leaks.test.js'],
   },
   waiting: {
-    rust: ['src/wait.rs', 'src/os/watch.rs', 'src/os/futex_linux.rs', 'src/lock.rs'],
+    rust: ['src/wait.rs', 'src/os/watch.rs', 'src/os/futex_linux.rs', 'src/os/wait_ring_linux.rs', 'src/lock.rs'],
     js: [],
     // hostile.test.js: the waiter threads' budget under an address-space limit.
-    tests: [...fast, 'wait.test.js', 'close.test.js', 'hostile.test.js'],
+    // wait-threads.test.js: waitAsync on threads, where this kernel would use the wait ring.
+    tests: [...fast, 'wait.test.js', 'close.test.js', 'hostile.test.js', 'wait-threads.test.js'],
   },
   'os-layer': {
     rust: ['src/os/unix.rs', 'src/os/mod.rs', 'src/os/owners_linux.rs'],
     js: [],
-    tests: [...fast, 'close.test.js', 'hostile.test.js', 'wait.test.js', 'leaks.test.js'],
+    tests: [...fast, 'close.test.js', 'hostile.test.js', 'wait.test.js', 'leaks.test.js', 'wait-threads.test.js'],
   },
   // The message channel: JavaScript only (lib/channel.js runs over the block's view, locks and
   // waits; the Rust it uses is judged in the areas above).

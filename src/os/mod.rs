@@ -42,6 +42,16 @@ mod watch;
 pub use watch::before_async_sleep;
 use watch::{next_slice, settled_before_sleep};
 
+/// Pending `waitAsync` calls held by the kernel, without a thread each, where the system can.
+#[cfg(target_os = "linux")]
+#[path = "wait_ring_linux.rs"]
+mod wait_ring;
+#[cfg(not(target_os = "linux"))]
+#[path = "wait_ring_unsupported.rs"]
+mod wait_ring;
+
+pub use wait_ring::WaitRing;
+
 /// The futex of each Unix system, behind one `wait`/`wake` pair (used by `unix.rs`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[path = "futex_linux.rs"]

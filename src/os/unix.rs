@@ -9,7 +9,7 @@ use rustix::fs::{fchmod, flock, fstat, ftruncate, FileType, FlockOperation, Mode
 use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
 use rustix::shm;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -316,6 +316,14 @@ fn wait_on(
   }
 }
 
+/// Pages that [`WatchedWord`]s map again, at most [`MAX_PAGES_MAPPED_AGAIN`] at a time: each is a
+/// mapping of its own, and Linux allows a process about 65,000 (`vm.max_map_count`), which V8
+/// needs too. A wait beyond the cap watches the word in the block's own mapping; only the hand-on
+/// of a wake-up that reaches it after `close()` is then lost.
+static PAGES_MAPPED_AGAIN: AtomicUsize = AtomicUsize::new(0);
+#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
+const MAX_PAGES_MAPPED_AGAIN: usize = 4096;
+
 /// The word a `waitAsync` thread sleeps on. On Linux the thread gets a mapping of its own of the
 /// word's page (`mremap` with an old size of 0 maps the same shared pages again), so the word
 /// stays shared with the other processes for as long as the thread waits, even when `close()`
@@ -350,6 +358,10 @@ impl WatchedWord {
 
   #[cfg(any(target_os = "linux", target_os = "android"))]
   fn map_again(segment: &Segment, offset: usize) -> Option<(NonNull<c_void>, usize)> {
+    if PAGES_MAPPED_AGAIN.fetch_add(1, Ordering::Relaxed) >= MAX_PAGES_MAPPED_AGAIN {
+      PAGES_MAPPED_AGAIN.fetch_sub(1, Ordering::Relaxed);
+      return None;
+    }
     let page_size = rustix::param::page_size();
     let start = offset - offset % page_size;
     // SAFETY: `start` is page-aligned and inside the segment's shared mapping (the word is); with
@@ -363,10 +375,11 @@ impl WatchedWord {
         rustix::mm::MremapFlags::MAYMOVE,
       )
     };
-    again
-      .ok()
-      .and_then(NonNull::new)
-      .map(|page| (page, page_size))
+    let page = again.ok().and_then(NonNull::new);
+    if page.is_none() {
+      PAGES_MAPPED_AGAIN.fetch_sub(1, Ordering::Relaxed);
+    }
+    page.map(|page| (page, page_size))
   }
 
   #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -374,7 +387,7 @@ impl WatchedWord {
     None
   }
 
-  fn word(&self) -> &AtomicU32 {
+  pub(super) fn word(&self) -> &AtomicU32 {
     match self.page {
       Some((page, page_size)) => {
         // SAFETY: the page is mapped for `page_size` bytes until `Drop`, the word lies inside it
@@ -406,6 +419,7 @@ impl WatchedWord {
 impl Drop for WatchedWord {
   fn drop(&mut self) {
     if let Some((page, page_size)) = self.page {
+      PAGES_MAPPED_AGAIN.fetch_sub(1, Ordering::Relaxed);
       // SAFETY: exactly the page `mremap` mapped, unmapped once; no reference into it outlives
       // `self`. An error would mean an invalid range, which this is not.
       let _ = unsafe { munmap(page.as_ptr(), page_size) };
