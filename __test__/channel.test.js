@@ -540,6 +540,20 @@ test('a hostile header or frame is ERR_SHM_CHANNEL_CORRUPT, never an endless loo
   }
 })
 
+test('a text message longer than a string may be is taken and dropped with ERR_SHM_TOO_LARGE; the next one arrives (in a process of its own)', { skip: supported !== true && supported }, async (t) => {
+  const { MAX_STRING_LENGTH } = require('node:buffer').constants
+  const { name } = pair(t, MAX_STRING_LENGTH + 64)
+  const child = startChild('channel-hostile.js', [name, 'text-too-long-for-a-string'], { timeoutMs: 60000 })
+  const { outcome, error, message } = await child.next((m) => 'outcome' in m || 'error' in m)
+  assert.equal(error, undefined, JSON.stringify({ error, message }))
+  assert.deepEqual(outcome, {
+    code: 'ERR_SHM_TOO_LARGE',
+    message: `a text message of ${MAX_STRING_LENGTH + 1} bytes in channel "${name}" is longer than a string may be: it was taken from the channel and dropped`,
+    next: 'abc',
+    then: null,
+  })
+})
+
 test('an in-place message closed before its release() gives its room back, also with another handle open here', { skip: supported !== true && supported }, (t) => {
   const { name, sender, receiver } = pair(t, 48) // room for one 48-byte message
   const another = new Channel(name, { create: false }) // keeps this thread marked alive in the block

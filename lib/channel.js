@@ -762,6 +762,7 @@ class Channel {
     }
     let read = start
     let message = EMPTY
+    let dropped = -1
     while (read !== write) {
       const at = read % dataSize
       const header = (F.HEADER_SIZE + at) >> 2
@@ -776,7 +777,17 @@ class Channel {
       const size = words[header] >>> 0
       const from = F.HEADER_SIZE + at + F.FRAME_HEADER
       if (inPlace) message = this.#claim(at, from, size, kind === F.KIND_TEXT)
-      else message = kind === F.KIND_TEXT ? this.#text(from, size) : this.#bytes(from, size)
+      else if (kind !== F.KIND_TEXT) message = this.#bytes(from, size)
+      else {
+        try {
+          message = this.#text(from, size)
+        } catch (error) {
+          // Text longer than a string may be (only a foreign peer can send it): left in the
+          // ring, it would stop every receiver for good; it is taken and dropped instead.
+          if (error?.code !== 'ERR_STRING_TOO_LONG') throw error
+          dropped = size
+        }
+      }
       read = this.#advance(read, length)
       break
     }
@@ -787,6 +798,7 @@ class Channel {
       this.#takesLeft = (takes + 1) | 0
       this.#wake(F.I_SENDERS_WAITING, F.I_SPACE_SEQ)
     }
+    if (dropped >= 0) throw errors.textTooLongForString(this.#name, dropped)
     return message
   }
 

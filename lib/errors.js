@@ -66,6 +66,13 @@ function stringTooLong(name, offset, length) {
   )
 }
 
+function textTooLongForString(name, size) {
+  return withCode(
+    new Error(`a text message of ${size} bytes in channel "${name}" is longer than a string may be: it was taken from the channel and dropped`),
+    'ERR_SHM_TOO_LARGE',
+  )
+}
+
 function bufferTooLarge(name, size, max) {
   return withCode(
     new RangeError(`shared memory block "${name}" of ${size} bytes is larger than a Buffer may be here (${max} bytes)`),
@@ -118,6 +125,7 @@ module.exports = {
   readOnly,
   tooLarge,
   stringTooLong,
+  textTooLongForString,
   bufferTooLarge,
   invalidThis,
   idFailed,
