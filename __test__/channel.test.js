@@ -540,6 +540,21 @@ test('a hostile header or frame is ERR_SHM_CHANNEL_CORRUPT, never an endless loo
   }
 })
 
+test('[Symbol.dispose]() closes a channel, and releases an in-place message', { skip: (typeof Symbol.dispose !== 'symbol' && 'no Symbol.dispose in this Node') || (supported !== true && supported) }, (t) => {
+  const { name, sender, receiver } = pair(t, 48) // room for one 48-byte message
+  sender.send(Buffer.alloc(48, 7))
+  const held = receiver.receiveInPlace(0)
+  assert.equal(sender.send(Buffer.alloc(48, 8), 0), false, 'held: no room')
+  held[Symbol.dispose]()
+  assert.equal(sender.send(Buffer.alloc(48, 8), 0), true, 'released: room again')
+  const other = new Channel(name, { create: false })
+  other[Symbol.dispose]()
+  assert.equal(other.closed, true)
+  assert.equal(receiver.closed, false)
+  const descriptor = Object.getOwnPropertyDescriptor(Channel.prototype, Symbol.dispose)
+  assert.deepEqual({ writable: descriptor.writable, enumerable: descriptor.enumerable, configurable: descriptor.configurable }, { writable: true, enumerable: false, configurable: true })
+})
+
 test('a text message longer than a string may be is taken and dropped with ERR_SHM_TOO_LARGE; the next one arrives (in a process of its own)', { skip: supported !== true && supported }, async (t) => {
   const { MAX_STRING_LENGTH } = require('node:buffer').constants
   const { name } = pair(t, MAX_STRING_LENGTH + 64)

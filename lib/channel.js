@@ -17,6 +17,7 @@
 const { Buffer } = require('node:buffer')
 const SharedMemory = require('./shared-memory.js')
 const errors = require('./errors.js')
+const { defineDispose } = require('./dispose.js')
 const { bytesOf, byteLength, prefix } = require('./bytes.js')
 const { allocate, scratchFor } = require('./pool.js')
 const F = require('./channel-format.js')
@@ -126,15 +127,7 @@ class InPlaceMessage {
   }
 }
 
-if (typeof Symbol.dispose === 'symbol') {
-  Object.defineProperty(InPlaceMessage.prototype, Symbol.dispose, {
-    value: function dispose() {
-      this.release()
-    },
-    writable: true,
-    configurable: true,
-  })
-}
+defineDispose(InPlaceMessage.prototype, (message) => message.release())
 
 /** The first word of a channel's header once its creator wrote it, after a moment's grace. */
 function headerWritten(memory, words) {
@@ -870,15 +863,7 @@ class Channel {
   }
 }
 
-if (typeof Symbol.dispose === 'symbol') {
-  Object.defineProperty(Channel.prototype, Symbol.dispose, {
-    value: function dispose() {
-      self(this).close()
-    },
-    writable: true,
-    configurable: true,
-  })
-}
+defineDispose(Channel.prototype, (channel) => self(channel).close())
 
 Channel.InPlaceMessage = InPlaceMessage
 

@@ -10,6 +10,7 @@
 const { Buffer, constants: bufferConstants } = require('node:buffer')
 const binding = require('../binding.js')
 const errors = require('./errors.js')
+const { defineDispose } = require('./dispose.js')
 const { bytesOf, byteLength } = require('./bytes.js')
 const { allocate, scratchFor } = require('./pool.js')
 const { ViewMemory, NativeMemory } = require('./memory.js')
@@ -486,14 +487,6 @@ class SharedMemory {
 
 // `using memory = new SharedMemory(...)` closes the block at the end of the
 // scope, where the runtime has explicit resource management.
-if (typeof Symbol.dispose === 'symbol') {
-  Object.defineProperty(SharedMemory.prototype, Symbol.dispose, {
-    value: function dispose() {
-      self(this).close()
-    },
-    writable: true,
-    configurable: true,
-  })
-}
+defineDispose(SharedMemory.prototype, (memory) => self(memory).close())
 
 module.exports = SharedMemory
