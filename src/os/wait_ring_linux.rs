@@ -54,19 +54,27 @@ struct Pending {
 struct Armed {
   /// Keeps the word mapped, to hand on a wake-up that nobody received.
   word: WatchedWord,
+  expected: u32,
+  deadline: Option<Instant>,
   /// The deadline's timeout, which the kernel reads when it takes the request: kept until the
   /// wait ends, so that it is there whenever that is (a batch the kernel takes only in part
   /// leaves the rest for a later submission).
   _timeout: Option<Box<types::Timespec>>,
   tag: String,
   done: WaitDone,
+  /// A cancel was asked for by its caller (an abort, `close()`).
   cancel_requested: bool,
+  /// Its timeout failed to start: cancelled by the ring, to be armed again.
+  rearm: bool,
+  /// Counted in [`WaitRing::armed`] (once its request is in the kernel).
+  counted: bool,
 }
 
-/// `user_data` of the ring's own requests; waits count up from 1 and never reach these.
+/// `user_data` of the ring's own requests; waits count up from 1 and never reach these. A wait's
+/// timeout is [`TIMEOUT_OF`] with the wait's id.
 const DOORBELL: u64 = u64::MAX;
-const TIMEOUT: u64 = u64::MAX - 1;
-const CANCEL: u64 = u64::MAX - 2;
+const CANCEL: u64 = u64::MAX - 1;
+const TIMEOUT_OF: u64 = 1 << 62;
 
 /// futex2 flags: a 32-bit word (`FUTEX2_SIZE_U32`), shared between processes unless
 /// `FUTEX2_PRIVATE`, as a block's words are.
@@ -179,8 +187,10 @@ fn start() -> io::Result<&'static WaitRing> {
 
 /// Entries of the submission queue: a wait takes two (the futex wait and its timeout).
 const SUBMISSION_ENTRIES: u32 = 128;
-/// Completions the ring holds before the kernel buffers the rest (it drops none).
-const COMPLETION_ENTRIES: u32 = 4096;
+/// Completions the ring holds before the kernel buffers the rest. A notify that wakes 10,000
+/// waits at once fits (each wait with a timeout completes twice); beyond, the kernel buffers
+/// them, and fails the ring only if it cannot allocate even that.
+const COMPLETION_ENTRIES: u32 = 32768;
 
 /// A ring whose opcodes include futex waits, linked timeouts and cancels. Created on the thread
 /// that uses it: the only one that submits, and where the kernel defers completion work to.
@@ -217,23 +227,32 @@ fn set_up_ring() -> io::Result<IoUring> {
 /// The ring's thread: arms what is queued, and settles what completes.
 struct Reactor {
   ring: &'static WaitRing,
-  uring: IoUring,
+  /// `None` once the ring failed: closing it took the kernel's waits out of the futex queues.
+  uring: Option<IoUring>,
   armed: HashMap<u64, Armed>,
   /// Whether a wait on the doorbell is in the kernel.
   listening: bool,
-  /// The tags of waits queued but not yet submitted, counted as armed once they are.
-  unsubmitted: Vec<String>,
+  /// Waits queued but not yet known to be in the kernel, counted as armed once they are.
+  unsubmitted: Vec<u64>,
 }
 
 impl Reactor {
   fn new(ring: &'static WaitRing, uring: IoUring) -> Reactor {
     Reactor {
       ring,
-      uring,
+      uring: Some(uring),
       armed: HashMap::new(),
       listening: false,
       unsubmitted: Vec::new(),
     }
+  }
+
+  fn uring(&self) -> &IoUring {
+    // Only `fail` takes it, and nothing runs after `fail`.
+    self
+      .uring
+      .as_ref()
+      .expect("the ring is open until it fails")
   }
 
   fn run(mut self) {
@@ -269,7 +288,7 @@ impl Reactor {
         self.push(&[listen]);
         self.listening = true;
       }
-      match self.uring.submit_and_wait(1) {
+      match self.uring().submit_and_wait(1) {
         Ok(_) => self.submitted(),
         // A signal, or completions the kernel holds back until these are reaped: reap, go on.
         Err(e) if retry(&e) => {}
@@ -279,22 +298,34 @@ impl Reactor {
     }
   }
 
-  /// Hands what is queued to the kernel (which arms each futex wait as it takes it), reaping
-  /// first where the kernel asks for room.
+  /// Hands what is queued to the kernel (which arms each futex wait as it takes it). Where the
+  /// kernel asks for room (it holds completions back: `submit` then also flushes them) or cannot
+  /// allocate a request yet, it reaps and tries again a millisecond later.
   fn submit(&mut self) {
     loop {
-      match self.uring.submit() {
+      match self.uring().submit() {
         Ok(_) => return self.submitted(),
-        Err(e) if retry(&e) => self.reap(),
+        Err(e) if retry(&e) => {
+          self.reap();
+          std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         Err(e) => self.fail(e),
       }
     }
   }
 
-  /// Everything queued is in the kernel now.
+  /// Counts the waits whose requests are in the kernel now: all queued ones, once the kernel took
+  /// the whole submission queue (it may take a batch in part, when it cannot allocate).
   fn submitted(&mut self) {
-    for tag in std::mem::take(&mut self.unsubmitted) {
-      self.ring.count(&tag, true);
+    // SAFETY: this thread is the only one that uses the submission queue.
+    if !unsafe { self.uring().submission_shared() }.is_empty() {
+      return;
+    }
+    for id in std::mem::take(&mut self.unsubmitted) {
+      if let Some(armed) = self.armed.get_mut(&id) {
+        armed.counted = true;
+        self.ring.count(&armed.tag, true);
+      }
     }
   }
 
@@ -304,7 +335,7 @@ impl Reactor {
       // SAFETY: this thread is the only one that uses the submission queue. Each entry's
       // pointers (a word kept mapped by its `Armed`, and its timeout, until its completion; the
       // doorbell, never freed) stay valid as long as the kernel may read them.
-      let pushed = unsafe { self.uring.submission_shared().push_multiple(entries) };
+      let pushed = unsafe { self.uring().submission_shared().push_multiple(entries) };
       if pushed.is_ok() {
         return;
       }
@@ -343,21 +374,26 @@ impl Reactor {
         futex_wait.flags(squeue::Flags::IO_LINK),
         opcode::LinkTimeout::new(&**timeout)
           .build()
-          .user_data(TIMEOUT),
+          .user_data(TIMEOUT_OF | id),
       ],
     };
-    self.unsubmitted.push(tag.clone());
+    // In the map first: a submission inside `push` may complete it already.
     self.armed.insert(
       id,
       Armed {
         word,
+        expected,
+        deadline,
         _timeout: timeout,
         tag,
         done,
         cancel_requested: false,
+        rearm: false,
+        counted: false,
       },
     );
     self.push(&entries);
+    self.unsubmitted.push(id);
   }
 
   fn request_cancel(&mut self, id: u64) {
@@ -371,15 +407,38 @@ impl Reactor {
   /// Settles every wait whose completion is in.
   fn reap(&mut self) {
     // SAFETY: this thread is the only one that reads the completion queue.
-    let completions: Vec<(u64, i32)> = unsafe { self.uring.completion_shared() }
+    let completions: Vec<(u64, i32)> = unsafe { self.uring().completion_shared() }
       .map(|cqe| (cqe.user_data(), cqe.result()))
       .collect();
     for (id, result) in completions {
       match id {
         DOORBELL => self.listening = false,
-        TIMEOUT | CANCEL => {}
+        CANCEL => {}
+        id if id & TIMEOUT_OF != 0 => self.timeout_ended(id & !TIMEOUT_OF, result),
         id => self.finish(id, result),
       }
+    }
+  }
+
+  /// A wait's timeout ended: fired (`ETIME`, or the number of requests it cancelled, which is
+  /// what Linux reports for a futex wait), or cancelled with its wait (`ECANCELED`, `ENOENT`,
+  /// `EALREADY`). Any other error means it never started (the kernel could not allocate, say),
+  /// and the wait would never time out: the ring cancels the wait and arms it again.
+  fn timeout_ended(&mut self, id: u64, result: i32) {
+    if result >= 0
+      || matches!(
+        -result,
+        libc::ETIME | libc::ECANCELED | libc::ENOENT | libc::EALREADY
+      )
+    {
+      return;
+    }
+    let Some(armed) = self.armed.get_mut(&id) else {
+      return;
+    };
+    if !armed.cancel_requested && !armed.rearm {
+      armed.rearm = true;
+      self.push(&[opcode::AsyncCancel::new(id).build().user_data(CANCEL)]);
     }
   }
 
@@ -387,34 +446,54 @@ impl Reactor {
     let Some(armed) = self.armed.remove(&id) else {
       return;
     };
-    match self.unsubmitted.iter().position(|tag| *tag == armed.tag) {
-      // Reaped before its submission was counted (the kernel asked for room meanwhile).
-      Some(uncounted) => drop(self.unsubmitted.swap_remove(uncounted)),
-      None => self.ring.count(&armed.tag, false),
+    if armed.counted {
+      self.ring.count(&armed.tag, false);
     }
+    let deadline_passed = armed
+      .deadline
+      .is_some_and(|deadline| Instant::now() >= deadline);
     let outcome = match -result {
       0 => Ok(WaitOutcome::Ok),
       // The word no longer held the value when the wait was armed.
       libc::EAGAIN => Ok(WaitOutcome::NotEqual),
-      // Ended by its linked timeout, or by a cancel.
       libc::ECANCELED if armed.cancel_requested => Ok(WaitOutcome::Cancelled),
-      libc::ECANCELED => Ok(WaitOutcome::TimedOut),
+      // Ended by its linked timeout.
+      libc::ECANCELED if deadline_passed && !armed.rearm => Ok(WaitOutcome::TimedOut),
+      // Cancelled by the ring (its timeout never started), or with its linked timeout when that
+      // failed: nobody asked, so it waits on.
+      libc::ECANCELED => {
+        return self.arm(Pending {
+          id,
+          word: armed.word,
+          expected: armed.expected,
+          deadline: armed.deadline,
+          tag: armed.tag,
+          done: armed.done,
+        })
+      }
       errno => Err(io::Error::from_raw_os_error(errno)),
     };
     let woken = matches!(outcome, Ok(WaitOutcome::Ok));
-    if !(armed.done)(outcome) && woken {
+    let done = armed.done;
+    // A panic in the settling (it calls into napi) must not end the ring's thread, which every
+    // other pending wait needs: it counts as a result nobody received.
+    let received = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || done(outcome)))
+      .unwrap_or(false);
+    if !received && woken {
       // A notify woke a wait that no one waits for any more: hand the wake-up on, so that it
       // reaches a waiter that still counts.
       let _ = futex::wake(armed.word.word(), futex::Flags::empty(), 1);
     }
   }
 
-  /// The ring broke (an error no retry mends): every wait it holds ends with the error, and so
-  /// does every wait queued before [`WaitRing::get`] stops handing them here (new waits take
-  /// threads). The kernel's waits go with the ring's descriptor.
+  /// The ring broke (an error no retry mends). Closing it first takes every wait it holds out of
+  /// the kernel's futex queues (none may steal a later notify); then each ends with the error,
+  /// and so does every wait queued before [`WaitRing::get`] stops handing them here (new waits
+  /// take threads).
   fn fail(&mut self, error: io::Error) -> ! {
     let errno = error.raw_os_error().unwrap_or(libc::EIO);
     self.ring.broken.store(true, Ordering::Release);
+    drop(self.uring.take());
     let armed: Vec<Armed> = self.armed.drain().map(|(_, armed)| armed).collect();
     self
       .ring
@@ -445,7 +524,7 @@ impl Reactor {
 }
 
 /// Whether a failed `io_uring_enter` may simply be tried again: a signal, or completions the
-/// kernel holds back until some are reaped.
+/// kernel holds back until some are reaped, or a request it could not allocate yet.
 fn retry(error: &io::Error) -> bool {
   matches!(
     error.raw_os_error(),
