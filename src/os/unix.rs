@@ -666,16 +666,24 @@ pub fn thread_budget(running: usize, stack: usize) -> bool {
   let Some(limit) = rustix::process::getrlimit(rustix::process::Resource::As).current else {
     return true;
   };
+  one_more_thread_fits(limit, address_space_used(), running as u64, stack as u64)
+}
+
+/// [`thread_budget`]'s rule, under a limit of `limit` bytes of address space of which `used` are
+/// in use (`None`: unknown), with `running` threads of `stack` bytes of stack.
+fn one_more_thread_fits(limit: u64, used: Option<u64>, running: u64, stack: u64) -> bool {
   const ARENA: u64 = 64 << 20;
+  const GUARD: u64 = 64 << 10;
   let arenas = if running < 16 { ARENA } else { 0 };
-  let thread = stack as u64 + (64 << 10) + arenas;
-  match address_space_used() {
+  let thread = stack + GUARD + arenas;
+  match used {
     // Leave V8 at least a quarter of the limit, and never take the last 256 MiB.
     Some(used) => {
       let left = limit.saturating_sub(used);
       left >= thread + (limit / 4).max(256 << 20)
     }
-    None => (running as u64 + 1) * (stack as u64 + (64 << 10)) + 16 * ARENA <= limit / 8,
+    // Unknown use: all threads together at most an eighth of the limit, arenas included.
+    None => (running + 1) * (stack + GUARD) + 16 * ARENA <= limit / 8,
   }
 }
 
@@ -690,4 +698,83 @@ fn address_space_used() -> Option<u64> {
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn address_space_used() -> Option<u64> {
   None
+}
+
+#[cfg(test)]
+mod tests {
+  use super::one_more_thread_fits;
+
+  const KIB: u64 = 1 << 10;
+  const MIB: u64 = 1 << 20;
+  const GIB: u64 = 1 << 30;
+
+  #[test]
+  fn a_thread_fits_while_a_quarter_of_the_limit_stays_free_after_it() {
+    let limit = 4 * GIB;
+    let stack = 64 * KIB;
+    // One of the first 16 threads: its stack, a 64 KiB guard and a 64 MiB arena.
+    let first = stack + 64 * KIB + 64 * MIB;
+    let free = limit / 4 + first;
+    assert!(one_more_thread_fits(limit, Some(limit - free), 0, stack));
+    assert!(!one_more_thread_fits(
+      limit,
+      Some(limit - free + 1),
+      0,
+      stack
+    ));
+    assert!(one_more_thread_fits(limit, Some(limit - free), 15, stack));
+    assert!(!one_more_thread_fits(
+      limit,
+      Some(limit - free + 1),
+      15,
+      stack
+    ));
+    // From the 17th on, no arena.
+    let later = stack + 64 * KIB;
+    let free = limit / 4 + later;
+    assert!(one_more_thread_fits(limit, Some(limit - free), 16, stack));
+    assert!(!one_more_thread_fits(
+      limit,
+      Some(limit - free + 1),
+      16,
+      stack
+    ));
+    // More in use than the limit: nothing fits.
+    assert!(!one_more_thread_fits(limit, Some(limit + 1), 16, stack));
+  }
+
+  #[test]
+  fn under_a_small_limit_the_last_256_mib_stay_free() {
+    let limit = 512 * MIB;
+    let stack = 64 * KIB;
+    let free = 256 * MIB + stack + 64 * KIB;
+    assert!(one_more_thread_fits(limit, Some(limit - free), 20, stack));
+    assert!(!one_more_thread_fits(
+      limit,
+      Some(limit - free + 1),
+      20,
+      stack
+    ));
+  }
+
+  #[test]
+  fn with_use_unknown_all_threads_and_16_arenas_take_at_most_an_eighth() {
+    let stack = 64 * KIB;
+    let threads = |running: u64| (running + 1) * (stack + 64 * KIB) + 16 * 64 * MIB;
+    for running in [0, 9, 1000] {
+      let limit = 8 * threads(running);
+      assert!(
+        one_more_thread_fits(limit, None, running, stack),
+        "{running}"
+      );
+      assert!(
+        !one_more_thread_fits(limit - 1, None, running, stack),
+        "{running}"
+      );
+      assert!(
+        !one_more_thread_fits(limit, None, running + 1, stack),
+        "{running}"
+      );
+    }
+  }
 }
