@@ -37,6 +37,7 @@ package/index.mjs
 package/lib/bytes.js
 package/lib/channel-format.js
 package/lib/channel.js
+package/lib/dispose.js
 package/lib/errors.js
 package/lib/memory.js
 package/lib/pool.js
