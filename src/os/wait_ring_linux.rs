@@ -145,6 +145,15 @@ impl WaitRing {
     let _ = futex::wake(&self.doorbell, futex::Flags::PRIVATE, 1);
   }
 
+  /// The doorbell's value, then every command queued: a command queued after the read has
+  /// changed the value, so a wait on the doorbell armed with it ends at once.
+  fn take_commands(&self) -> (u32, Vec<Command>) {
+    let bell = self.doorbell.load(Ordering::Acquire);
+    let commands =
+      std::mem::take(&mut *self.commands.lock().unwrap_or_else(PoisonError::into_inner));
+    (bell, commands)
+  }
+
   fn count(&self, tag: &str, armed: bool) {
     let mut counts = self.armed.lock().unwrap_or_else(PoisonError::into_inner);
     let count = counts.entry(tag.to_owned()).or_insert(0);
@@ -257,14 +266,7 @@ impl Reactor {
 
   fn run(mut self) {
     loop {
-      let bell = self.ring.doorbell.load(Ordering::Acquire);
-      let commands = std::mem::take(
-        &mut *self
-          .ring
-          .commands
-          .lock()
-          .unwrap_or_else(PoisonError::into_inner),
-      );
+      let (bell, commands) = self.ring.take_commands();
       for command in commands {
         match command {
           Command::Wait(pending) => self.arm(pending),
@@ -505,14 +507,7 @@ impl Reactor {
       let _ = (armed.done)(Err(io::Error::from_raw_os_error(errno)));
     }
     loop {
-      let bell = self.ring.doorbell.load(Ordering::Acquire);
-      let commands = std::mem::take(
-        &mut *self
-          .ring
-          .commands
-          .lock()
-          .unwrap_or_else(PoisonError::into_inner),
-      );
+      let (bell, commands) = self.ring.take_commands();
       for command in commands {
         if let Command::Wait(pending) = command {
           let _ = (pending.done)(Err(io::Error::from_raw_os_error(errno)));
