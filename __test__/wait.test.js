@@ -192,7 +192,7 @@ test('pending waitAsync calls leave the libuv thread pool free', async () => {
   assert.deepEqual(await Promise.all(pending), Array(16).fill('ok'))
 })
 
-test('thousands of waitAsync calls can be pending at once', async () => {
+test('thousands of waitAsync calls can be pending at once', { timeout: 120000 }, async () => {
   const { memory } = block()
   const count = 2000
   const pending = Array.from({ length: count }, () => memory.waitAsync(0, 0, 60000))
@@ -208,7 +208,7 @@ test('thousands of waitAsync calls can be pending at once', async () => {
   assert.equal(results.filter((r) => r === 'ok').length, count)
 })
 
-test('ten thousand pending waitAsync calls share one thread, and each settles once: woken, timed out, aborted or closed', { skip: !waitsInRing && 'waitAsync calls take a thread each here (no io_uring futex waits, or SHARED_MEMORY_WAIT_THREADS is set)' }, async () => {
+test('ten thousand pending waitAsync calls share one thread, and each settles once: woken, timed out, aborted or closed', { timeout: 120000, skip: !waitsInRing && 'waitAsync calls take a thread each here (no io_uring futex waits, or SHARED_MEMORY_WAIT_THREADS is set)' }, async () => {
   const threads = () => fs.readdirSync('/proc/self/task').length
   const before = threads()
   const { memory } = block(4096)
