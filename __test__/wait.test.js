@@ -9,6 +9,7 @@ const { Worker } = require('node:worker_threads')
 const path = require('node:path')
 
 const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenWaitersSleep, whenAnyThreadSleepsOn, threadsNamed, waitsInRing, whenChildSleeps } = require('./helpers')
+const { waitsInKernel } = require('../binding.js')
 
 const isLinux = process.platform === 'linux'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -207,6 +208,81 @@ test('thousands of waitAsync calls can be pending at once', { timeout: 120000 },
   const results = await Promise.all(pending)
   assert.equal(results.filter((r) => r === 'ok').length, count)
 })
+
+/**
+ * Whether this kernel must give waitAsync calls the wait ring, judged without asking the addon:
+ * Linux 6.7 or later (io_uring futex waits), io_uring not turned off, no seccomp filter (which
+ * may refuse io_uring: Docker's default profile does), and SHARED_MEMORY_WAIT_THREADS unset.
+ * A string says why it cannot be judged or is not expected.
+ */
+function ringExpected() {
+  if (!isLinux) return 'Linux only'
+  if (process.env.SHARED_MEMORY_WAIT_THREADS !== undefined) return 'SHARED_MEMORY_WAIT_THREADS is set'
+  const [major, minor] = require('node:os').release().split('.').map(Number)
+  if (major < 6 || (major === 6 && minor < 7)) return `Linux ${major}.${minor} has no io_uring futex waits`
+  const disabled = fs.existsSync('/proc/sys/kernel/io_uring_disabled') ? fs.readFileSync('/proc/sys/kernel/io_uring_disabled', 'utf8').trim() : '0'
+  if (disabled !== '0') return `kernel.io_uring_disabled is ${disabled}`
+  if (!/^Seccomp:\s*0$/m.test(fs.readFileSync('/proc/self/status', 'utf8'))) return 'a seccomp filter may refuse io_uring here'
+  return true
+}
+
+test('where the kernel offers io_uring futex waits, pending waitAsync calls wait in the kernel, not on threads', { skip: ringExpected() !== true && ringExpected() }, async () => {
+  assert.equal(waitsInRing, true, 'the addon did not start its wait ring on a kernel that has io_uring futex waits')
+  const { memory } = block()
+  const threads = threadsNamed(process.pid, 'shared-memory-w').length
+  const pending = Array.from({ length: 8 }, () => memory.waitAsync(0, 0))
+  await whenWaitersSleep(memory, 8)
+  assert.equal(waitsInKernel(memory.name), 8)
+  assert.equal(threadsNamed(process.pid, 'shared-memory-w').length, threads, 'no waiter thread started')
+  assert.equal(memory.notify(0), 8)
+  assert.deepEqual(await Promise.all(pending), Array(8).fill('ok'))
+})
+
+test('waits on words past the first page watch their own word, through a page of their own', async () => {
+  // 64 KiB: at least three pages wherever the page size is 4 or 16 KiB. Each word waited on lies
+  // in a page of its own, at an offset within the page that differs from page to page, and the
+  // same offsets of the first page hold other values: a wait that looked at the wrong page or
+  // the wrong place on it would answer 'not-equal' at once.
+  const { memory, words } = block(64 * 1024)
+  const notifier = new SharedMemory(memory.name, { create: false })
+  const offsets = [4096 + 4, 3 * 4096 + 40, 64 * 1024 - 4]
+  const mappedBefore = isLinux ? mappedBytes(memory.name) : 0
+  offsets.forEach((offset, i) => {
+    Atomics.store(words, offset / 4, 7 + i)
+    Atomics.store(words, (offset % 4096) / 4, 100 + i)
+  })
+  const pending = offsets.map((offset, i) => memory.waitAsync(offset, 7 + i, 60000))
+  assert.deepEqual(await Promise.all(offsets.map((offset, i) => memory.waitAsync(offset, 8 + i, 60000))), ['not-equal', 'not-equal', 'not-equal'])
+  assert.equal(memory.wait(offsets[2], 10, 1000), 'not-equal')
+  await whenWaitersSleep(memory, offsets.length)
+  if (isLinux) {
+    // Each pending wait maps its word's page again: the block's mappings (the two handles') grow
+    // by one page per wait (adjacent mappings of one file may be listed as one range).
+    const bytes = mappedBytes(memory.name)
+    const page = (bytes - mappedBefore) / offsets.length
+    assert.ok([4096, 16384, 65536].includes(page), `${bytes} bytes of the block mapped while ${offsets.length} waits are pending`)
+  }
+  offsets.forEach((offset, i) => assert.equal(notifier.notify(offset), 1, `notify(${offset}) woke its waiter`))
+  assert.deepEqual(await Promise.all(pending), ['ok', 'ok', 'ok'])
+  if (isLinux) {
+    await whenWaitersSleep(memory, 0, { exactly: true })
+    for (let i = 0; i < 200 && mappedBytes(memory.name) > mappedBefore; i++) await sleep(10)
+    assert.equal(mappedBytes(memory.name), mappedBefore, 'the pages mapped again are unmapped when the waits end')
+  }
+  notifier.close()
+})
+
+/** The bytes of /dev/shm/<name> that this process has mapped (/proc/self/maps). */
+function mappedBytes(name) {
+  let bytes = 0
+  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const fields = line.split(/\s+/)
+    if (fields[5] !== `/dev/shm/${name}`) continue
+    const [start, end] = fields[0].split('-').map((hex) => parseInt(hex, 16))
+    bytes += end - start
+  }
+  return bytes
+}
 
 test('ten thousand pending waitAsync calls share one thread, and each settles once: woken, timed out, aborted or closed', { timeout: 120000, skip: !waitsInRing && 'waitAsync calls take a thread each here (no io_uring futex waits, or SHARED_MEMORY_WAIT_THREADS is set)' }, async () => {
   const threads = () => fs.readdirSync('/proc/self/task').length

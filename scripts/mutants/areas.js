@@ -49,7 +49,7 @@ const areas = {
     tests: [...fast, 'wait.test.js', 'close.test.js', 'hostile.test.js', 'wait-threads.test.js'],
   },
   'os-layer': {
-    rust: ['src/os/unix.rs', 'src/os/mod.rs', 'src/os/owners_linux.rs'],
+    rust: ['src/os/unix.rs', 'src/os/unix_linux.rs', 'src/os/mod.rs', 'src/os/owners_linux.rs'],
     js: [],
     tests: [...fast, 'close.test.js', 'hostile.test.js', 'wait.test.js', 'leaks.test.js', 'wait-threads.test.js'],
   },

@@ -5,11 +5,11 @@ use std::io;
 use std::ptr::{self, NonNull};
 
 use rustix::fd::OwnedFd;
-use rustix::fs::{fchmod, flock, fstat, ftruncate, FileType, FlockOperation, Mode, Stat};
+use rustix::fs::{fchmod, flock, fstat, FileType, FlockOperation, Mode, Stat};
 use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
 use rustix::shm;
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -17,6 +17,18 @@ use super::owners::OwnerMarks;
 use super::{
   futex, next_slice, settled_before_sleep, Access, ForeignBlock, FutexWait, NotABlock, WaitOutcome,
 };
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+use per_system::set_size;
+use per_system::{address_space_used, identity_of_name, no_reserve, open_flags, PageAgain};
+
+/// What POSIX leaves to each system: a name that is a path or not, mapping a page again, the
+/// address space in use. One file per kind of system, so that no `cfg` is needed below.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[path = "unix_linux.rs"]
+mod per_system;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[path = "unix_other.rs"]
+mod per_system;
 
 /// A POSIX shared-memory object mapped with `MAP_SHARED`.
 #[derive(Debug)]
@@ -316,39 +328,25 @@ fn wait_on(
   }
 }
 
-/// Pages that [`WatchedWord`]s map again, at most [`MAX_PAGES_MAPPED_AGAIN`] at a time: each is a
-/// mapping of its own, and Linux allows a process about 65,000 (`vm.max_map_count`), which V8
-/// needs too. A wait beyond the cap watches the word in the block's own mapping; only the hand-on
-/// of a wake-up that reaches it after `close()` is then lost.
-static PAGES_MAPPED_AGAIN: AtomicUsize = AtomicUsize::new(0);
-#[cfg_attr(not(any(target_os = "linux", target_os = "android")), allow(dead_code))]
-const MAX_PAGES_MAPPED_AGAIN: usize = 4096;
-
 /// The word a `waitAsync` thread sleeps on. On Linux the thread gets a mapping of its own of the
-/// word's page (`mremap` with an old size of 0 maps the same shared pages again), so the word
-/// stays shared with the other processes for as long as the thread waits, even when `close()`
-/// releases the segment meanwhile: a notify that reaches the thread after that is still handed
-/// on to the others. Elsewhere it is the segment's word (a wake-up that reaches a thread whose
-/// block was just closed may be lost there; documented).
+/// word's page (`PageAgain`), so the word stays shared with the other processes for as long as
+/// the thread waits, even when `close()` releases the segment meanwhile: a notify that reaches
+/// the thread after that is still handed on to the others. Elsewhere it is the segment's word (a
+/// wake-up that reaches a thread whose block was just closed may be lost there; documented).
 pub struct WatchedWord {
   /// Keeps the segment's range mapped.
   segment: Arc<Segment>,
   offset: usize,
-  /// The page mapped again, and its length, where the OS can.
-  page: Option<(NonNull<c_void>, usize)>,
+  /// The word's page mapped again, where the OS can.
+  page: Option<PageAgain>,
 }
-
-// SAFETY: the page mapping belongs to this value alone and is unmapped only by its `Drop`; it is
-// reached only through `&AtomicU32` (atomics), and `munmap` may be called from any thread.
-unsafe impl Send for WatchedWord {}
-// SAFETY: see `Send`.
-unsafe impl Sync for WatchedWord {}
 
 impl WatchedWord {
   /// The word at `offset` of `segment`, a multiple of 4 inside it (checked by the caller).
   pub fn new(segment: Arc<Segment>, offset: usize) -> WatchedWord {
-    segment.word(offset); // panics on a word outside the segment, before any mapping is made
-    let page = Self::map_again(&segment, offset);
+    // Panics on a word outside the segment, before any mapping is made.
+    segment.word(offset);
+    let page = PageAgain::of(&segment, offset);
     WatchedWord {
       segment,
       offset,
@@ -356,51 +354,9 @@ impl WatchedWord {
     }
   }
 
-  #[cfg(any(target_os = "linux", target_os = "android"))]
-  fn map_again(segment: &Segment, offset: usize) -> Option<(NonNull<c_void>, usize)> {
-    if PAGES_MAPPED_AGAIN.fetch_add(1, Ordering::Relaxed) >= MAX_PAGES_MAPPED_AGAIN {
-      PAGES_MAPPED_AGAIN.fetch_sub(1, Ordering::Relaxed);
-      return None;
-    }
-    let page_size = rustix::param::page_size();
-    let start = offset - offset % page_size;
-    // SAFETY: `start` is page-aligned and inside the segment's shared mapping (the word is); with
-    // an old size of 0, `mremap` leaves that mapping alone and maps the same page again at a new
-    // address that the kernel chooses (MAY_MOVE), overlapping nothing Rust knows about.
-    let again = unsafe {
-      rustix::mm::mremap(
-        segment.as_ptr().add(start).cast(),
-        0,
-        page_size,
-        rustix::mm::MremapFlags::MAYMOVE,
-      )
-    };
-    let page = again.ok().and_then(NonNull::new);
-    if page.is_none() {
-      PAGES_MAPPED_AGAIN.fetch_sub(1, Ordering::Relaxed);
-    }
-    page.map(|page| (page, page_size))
-  }
-
-  #[cfg(not(any(target_os = "linux", target_os = "android")))]
-  fn map_again(_segment: &Segment, _offset: usize) -> Option<(NonNull<c_void>, usize)> {
-    None
-  }
-
   pub(super) fn word(&self) -> &AtomicU32 {
-    match self.page {
-      Some((page, page_size)) => {
-        // SAFETY: the page is mapped for `page_size` bytes until `Drop`, the word lies inside it
-        // at its offset within the page, 4-aligned (offset is a multiple of 4), and shared memory
-        // is read only atomically.
-        unsafe {
-          &*page
-            .as_ptr()
-            .cast::<u8>()
-            .add(self.offset % page_size)
-            .cast::<AtomicU32>()
-        }
-      }
+    match &self.page {
+      Some(page) => page.word(self.offset),
       None => self.segment.word(self.offset),
     }
   }
@@ -416,17 +372,6 @@ impl WatchedWord {
   }
 }
 
-impl Drop for WatchedWord {
-  fn drop(&mut self) {
-    if let Some((page, page_size)) = self.page {
-      PAGES_MAPPED_AGAIN.fetch_sub(1, Ordering::Relaxed);
-      // SAFETY: exactly the page `mremap` mapped, unmapped once; no reference into it outlives
-      // `self`. An error would mean an invalid range, which this is not.
-      let _ = unsafe { munmap(page.as_ptr(), page_size) };
-    }
-  }
-}
-
 /// Removes the name `os_name` if it names the object `identity`; returns whether it did.
 fn unlink_if_identity(os_name: &str, identity: (u64, u64)) -> io::Result<bool> {
   match identity_of_name(os_name)? {
@@ -436,28 +381,6 @@ fn unlink_if_identity(os_name: &str, identity: (u64, u64)) -> io::Result<bool> {
   match shm::unlink(os_name) {
     Ok(()) => Ok(true),
     Err(rustix::io::Errno::NOENT) => Ok(false),
-    Err(e) => Err(e.into()),
-  }
-}
-
-/// The identity of the object the name `os_name` names now, if any. On Linux the object is a
-/// file in `/dev/shm`, stat'ed by path, so that a process out of descriptors can still tell.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn identity_of_name(os_name: &str) -> io::Result<Option<(u64, u64)>> {
-  let path = format!("/dev/shm{os_name}");
-  match rustix::fs::lstat(path.as_str()) {
-    Ok(stat) => Ok(Some(identity_of(&stat))),
-    Err(rustix::io::Errno::NOENT) => Ok(None),
-    Err(e) => Err(e.into()),
-  }
-}
-
-/// Elsewhere shm names are not paths: open the object to ask.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn identity_of_name(os_name: &str) -> io::Result<Option<(u64, u64)>> {
-  match shm::open(os_name, shm::OFlags::RDONLY | open_flags(), Mode::empty()) {
-    Ok(fd) => Ok(Some(identity_of(&fstat(&fd)?))),
-    Err(rustix::io::Errno::NOENT) => Ok(None),
     Err(e) => Err(e.into()),
   }
 }
@@ -571,37 +494,6 @@ impl Drop for Segment {
   }
 }
 
-/// On Linux a POSIX shm object is a file in `/dev/shm`, a directory anyone may write to. glibc's
-/// `shm_open` refuses to follow a symlink planted there (it could point anywhere, such as a file
-/// only we may write); rustix opens the file itself, so ask for the same. `O_NONBLOCK` keeps a
-/// FIFO planted there from blocking the open (it changes nothing for a regular file); `regular`
-/// then refuses it.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn open_flags() -> shm::OFlags {
-  shm::OFlags::from_bits_retain(
-    (rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits(),
-  )
-}
-
-/// The private memory that takes a released segment's place is never meant to be used: on Linux
-/// it reserves no swap or commit charge, so releasing a large block cannot fail for lack of it.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn no_reserve() -> MapFlags {
-  MapFlags::NORESERVE
-}
-
-/// Elsewhere untouched private pages cost nothing until written.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn no_reserve() -> MapFlags {
-  MapFlags::empty()
-}
-
-/// Elsewhere shm names are not paths and cannot be symlinks or FIFOs.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn open_flags() -> shm::OFlags {
-  shm::OFlags::empty()
-}
-
 /// Gives a new object its size, allocating the pages now where the OS can, so that running out of
 /// space is `ENOSPC` here instead of a SIGBUS when a page is first touched (a tmpfs such as
 /// Docker's 64 MB `/dev/shm`). `fallocate` sets the size only once every page is allocated, so a
@@ -615,14 +507,7 @@ fn set_size(fd: &OwnedFd, size: u64) -> io::Result<()> {
     Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::INVAL | rustix::io::Errno::NODEV) => {}
     Err(e) => return Err(e.into()),
   }
-  Ok(ftruncate(fd, size)?)
-}
-
-/// macOS backs POSIX shm with anonymous memory and has no `fallocate`; there is no tmpfs size
-/// limit to hit.
-#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
-fn set_size(fd: &OwnedFd, size: u64) -> io::Result<()> {
-  Ok(ftruncate(fd, size)?)
+  Ok(rustix::fs::ftruncate(fd, size)?)
 }
 
 /// Removes the name `os_name`; processes that have the object mapped keep their mappings.
@@ -685,19 +570,6 @@ fn one_more_thread_fits(limit: u64, used: Option<u64>, running: u64, stack: u64)
     // Unknown use: all threads together at most an eighth of the limit, arenas included.
     None => (running + 1) * (stack + GUARD) + 16 * ARENA <= limit / 8,
   }
-}
-
-/// The address space this process uses now, in bytes (Linux: `/proc/self/statm`).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn address_space_used() -> Option<u64> {
-  let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-  let pages: u64 = statm.split_whitespace().next()?.parse().ok()?;
-  Some(pages * rustix::param::page_size() as u64)
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn address_space_used() -> Option<u64> {
-  None
 }
 
 #[cfg(test)]
