@@ -41,14 +41,31 @@ test('timeouts too large to represent wait forever: no panic, no abort, and the 
   assert.equal(SharedMemory.exists(name), false)
 })
 
-for (const [kind, make] of [
+/** Whether this user may make a device node in /dev/shm (root, and /dev/shm not mounted nodev). */
+function mayMakeDevices() {
+  if (!isRoot || process.platform !== 'linux') return false
+  const mount = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').find((line) => line.split(' ')[1] === '/dev/shm')
+  return mount !== undefined && !mount.split(' ')[3].split(',').includes('nodev')
+}
+
+for (const [kind, make, skip] of [
   ['a FIFO', (file) => execFileSync('mkfifo', [file])],
   ['a directory', (file) => fs.mkdirSync(file)],
+  // A link to a real block: followed, it would be attached (and, as another user's link, could
+  // point at any file the victim may write).
+  ['a symbolic link', (file, t) => {
+    const target = `${file}-target`
+    fs.writeFileSync(target, Buffer.alloc(64))
+    t.after(() => fs.rmSync(target, { force: true }))
+    fs.symlinkSync(target, file)
+  }],
+  // /dev/null, which opens read-write for anyone.
+  ['a device', (file) => execFileSync('mknod', [file, 'c', '1', '3']), !mayMakeDevices() && 'needs root and a /dev/shm without nodev to make a device node'],
 ]) {
-  test(`${kind} planted at the name is refused with ERR_SHM_NOT_A_BLOCK, and exists() answers at once`, { skip: linuxOnly }, async (t) => {
+  test(`${kind} planted at the name is refused with ERR_SHM_NOT_A_BLOCK, and exists() answers at once`, { skip: linuxOnly || skip }, async (t) => {
     const name = uniqueName('planted')
     const file = path.join('/dev/shm', name)
-    make(file)
+    make(file, t)
     t.after(() => fs.rmSync(file, { recursive: true, force: true }))
     const { code, signal, report } = await hostile('notABlock', name, [], { timeoutMs: 10000 })
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, JSON.stringify(report))
@@ -61,6 +78,26 @@ for (const [kind, make] of [
     assert.equal(create.code, 'ERR_SHM_EXISTS')
   })
 }
+
+test('an empty file that another program made and keeps locked is not waited for as a block being created', { skip: linuxOnly || (spawnSync('flock', ['--version']).status !== 0 && 'needs flock(1) from util-linux') }, async (t) => {
+  // This library marks the blocks it creates (the sticky bit) and holds a lock on them while it
+  // reserves their pages; an attach waits up to a minute for such a block. A file without the
+  // mark is not one of ours, whoever holds a lock on it: the attach gives up after its usual
+  // second of patience for an empty block.
+  const name = uniqueName('locked-empty')
+  const file = path.join('/dev/shm', name)
+  fs.writeFileSync(file, '')
+  t.after(() => fs.rmSync(file, { force: true }))
+  const holder = require('node:child_process').spawn('flock', ['--exclusive', file, 'sleep', '60'], { stdio: 'ignore' })
+  t.after(() => holder.kill('SIGKILL'))
+  for (let i = 0; i < 500 && !fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.ok(fs.readFileSync('/proc/locks', 'utf8').includes(`:${fs.statSync(file).ino} `), 'flock(1) holds its lock')
+  const started = Date.now()
+  const { code, signal, report } = await hostile('attachEmpty', name, [], { timeoutMs: 30000 })
+  assert.deepEqual({ code, signal }, { code: 0, signal: null }, JSON.stringify(report))
+  assert.equal(report.result.code, 'ERR_SHM_TOO_LARGE', JSON.stringify(report))
+  assert.ok(Date.now() - started < 15000, `the attach took ${Date.now() - started} ms: it waited for a creator`)
+})
 
 /** Creates /dev/shm/<name> as user nobody with `mode`, 4096 bytes. */
 function plantAsNobody(name, mode) {

@@ -122,3 +122,36 @@ impl Drop for PageAgain {
     let _ = unsafe { munmap(self.page.as_ptr(), self.page_size) };
   }
 }
+
+#[cfg(test)]
+mod tests {
+  use super::address_space_used;
+  use rustix::mm::{mmap_anonymous, munmap, MapFlags, ProtFlags};
+
+  #[test]
+  fn address_space_used_counts_every_byte_mapped() {
+    const RESERVED: usize = 256 << 20;
+    let before = address_space_used().expect("/proc/self/statm is readable");
+    // A test binary maps its code, libraries and stacks: megabytes, counted in bytes.
+    assert!(before > 1 << 20, "{before} bytes in use");
+    // SAFETY: a fresh, inaccessible private mapping chosen by the kernel (null hint), which
+    // overlaps nothing and is only unmapped below; nothing reads or writes it.
+    let reserved = unsafe {
+      mmap_anonymous(
+        std::ptr::null_mut(),
+        RESERVED,
+        ProtFlags::empty(),
+        MapFlags::PRIVATE | MapFlags::NORESERVE,
+      )
+    }
+    .expect("256 MiB of address space");
+    let after = address_space_used().expect("/proc/self/statm is readable");
+    // SAFETY: exactly the mapping made above, unmapped once.
+    unsafe { munmap(reserved, RESERVED) }.expect("munmap");
+    // Other test threads may map or unmap a little meanwhile, never a hundred megabytes.
+    assert!(
+      after >= before + RESERVED as u64 / 2,
+      "{before} bytes in use, then {after} with {RESERVED} more mapped"
+    );
+  }
+}
