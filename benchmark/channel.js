@@ -261,10 +261,11 @@ function targets(results) {
     ['64 B: at least 10× the socket\'s messages per second', 64, () => at(64, 'channel') / at(64, 'socket'), 10],
     ['4 MiB: at least 2× the socket\'s bandwidth, copying receive', big, () => at(big, 'channel') / at(big, 'socket'), 2],
     ['4 MiB: at least 8× the socket\'s bandwidth, in-place receive', big, () => at(big, 'channelInPlace') / at(big, 'socket'), 8],
-    ['request/response p50 at most 2× the wait/notify round trip', null, () => results.waitNotify.p50 / results.requestResponse.p50, 0.5],
+    // The one goal that is a ceiling: a round trip at most twice the raw one.
+    ['request/response p50 at most 2× the wait/notify round trip', null, () => results.requestResponse.p50 / results.waitNotify.p50, -2],
   ]
     .filter(([, size]) => size === null || results.sizes.includes(size))
-    .map(([what, , value, goal]) => ({ what, value: value(), met: value() >= goal }))
+    .map(([what, , value, goal]) => ({ what, value: value(), met: goal < 0 ? value() <= -goal : value() >= goal }))
 }
 
 /** docs/channel-benchmarks.md: the machine, the table, the goals, and the chart. */
@@ -286,6 +287,9 @@ function report(results, svg) {
     ...targets(results).map(({ what, value, met }) => `| ${what} | ${value.toFixed(2)}× | ${met ? 'met' : '**not met**'} |`),
     '',
   ]
+  if (targets(results).some(({ met }) => !met)) {
+    lines.push('Why a goal is missed, where one is: `docs/decisions.md`, "The channel", "Where the speed goals are missed".', '')
+  }
   if (svg) lines.push(`![bandwidth of each transport, against the socket's](${path.basename(svg)})`, '')
   return lines.join('\n')
 }
