@@ -238,6 +238,24 @@ test('where the kernel offers io_uring futex waits, pending waitAsync calls wait
   assert.deepEqual(await Promise.all(pending), Array(8).fill('ok'))
 })
 
+test('the wait ring\'s thread sleeps while its waits are pending: no busy loop', { timeout: 30000, skip: ringExpected() !== true && ringExpected() }, async () => {
+  const { memory } = block()
+  const pending = [memory.waitAsync(0, 0), memory.waitAsync(4, 0, 60000)]
+  await whenWaitersSleep(memory, 2)
+  const [ring] = threadsNamed(process.pid, 'shared-memory-r')
+  assert.ok(ring, 'the wait ring has a thread')
+  const stat = () => fs.readFileSync(`/proc/self/task/${ring}/stat`, 'utf8').split(') ')[1].split(' ')
+  // utime and stime, in clock ticks (fields 14 and 15; 1 and 2 after the name's bracket: state is 0).
+  const ticks = () => Number(stat()[11]) + Number(stat()[12])
+  const before = ticks()
+  await sleep(500)
+  const spent = ticks() - before
+  assert.ok(spent <= 5, `the ring's thread ran for ${spent} ticks of 500 ms with nothing to do`)
+  assert.equal(stat()[0], 'S', 'the ring\'s thread is asleep')
+  assert.equal(memory.notify(0) + memory.notify(4), 2)
+  assert.deepEqual(await Promise.all(pending), ['ok', 'ok'])
+})
+
 test('waits on words past the first page watch their own word, through a page of their own', async () => {
   // 64 KiB: at least three pages wherever the page size is 4 or 16 KiB. Each word waited on lies
   // in a page of its own, at an offset within the page that differs from page to page, and the

@@ -14,6 +14,8 @@
 #               survivor caught now counts as caught
 #   --shard     only shard K of N of each Rust file's mutants (to split a run across machines)
 #   --file      only this source file of the areas (may be repeated)
+#   --re REGEX  only the Rust mutants whose name (file:line:column: what) matches, judged again
+#               into a directory of their own (selected/); to re-judge chosen functions
 #   MUTANTS_JOBS  mutants judged at once (default 2)
 #
 # Each mutant is judged by `cargo test` (Rust) and by the area's Node test files, fast ones first
@@ -33,6 +35,7 @@ cd "$root"
 
 languages=(rust js)
 changed_since=""
+select_re=""
 unit_only=""
 recheck=""
 shard=""
@@ -44,10 +47,11 @@ while [ $# -gt 0 ]; do
     --js) languages=(js) ;;
     --changed) changed_since=$2; shift ;;
     --unit-only) unit_only=1 ;;
+    --re) select_re=$2; languages=(rust); shift ;;
     --recheck) recheck=1 ;;
     --shard) shard=$2; shift ;;
     --file) only_files+=("$2"); shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) wanted+=("$1") ;;
   esac
@@ -59,7 +63,7 @@ test_args=(--include-ignored)
 [ -z "$unit_only" ] || test_args=()
 
 # A partial run (--changed, --unit-only) keeps its results apart from those of the full run.
-out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${unit_only:+/unit-only}
+out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${select_re:+/selected}${unit_only:+/unit-only}
 out=$(mkdir -p "$out" && cd "$out" && pwd)
 [ ${#wanted[@]} -gt 0 ] || mapfile -t wanted < <(node -e 'console.log(Object.keys(require("./scripts/mutants/areas").areas).join("\n"))')
 
@@ -144,14 +148,14 @@ for language in "${languages[@]}"; do
         survivors=$(node scripts/mutants/survivors.js "$dir" "$language" "$file")
         [ -n "$survivors" ] || { echo "== $file ($area): no survivors"; continue; }
         dir="$dir/recheck"
-      elif [ -f "$dir/done" ] && [ -z "$changed_since" ]; then
+      elif [ -f "$dir/done" ] && [ -z "$changed_since$select_re" ]; then
         echo "== $file ($area): done earlier, skipped"
         continue
       fi
       baseline "$language" "$area" "$tree"
       echo "== $file ($area, $language${recheck:+, survivors only})"
       resume=()
-      if [ "$language" = rust ] && [ -z "$recheck$changed_since" ] && [ -d "$dir/mutants.out" -o -d "$dir/earlier" ]; then
+      if [ "$language" = rust ] && [ -z "$recheck$changed_since$select_re" ] && [ -d "$dir/mutants.out" -o -d "$dir/earlier" ]; then
         # A run of this file was interrupted: keep what it judged (in earlier/, which the score
         # reads too) and judge only the rest. Mutants it was judging when stopped run again.
         mkdir -p "$dir/earlier"
@@ -169,6 +173,7 @@ for language in "${languages[@]}"; do
         # test (tests/node_suite.rs) builds the mutant's addon and runs the judge in $tree.
         selection=(--file "$file")
         [ -z "$survivors" ] || selection+=(--re "$survivors")
+        [ -z "$select_re" ] || selection+=(--re "$select_re")
         if [ -n "$changed_since" ]; then
           git diff "$changed_since" -- "$file" > "$dir/changes.diff"
           selection+=(--in-diff "$dir/changes.diff")
