@@ -69,9 +69,9 @@ for (const [kind, make, skip] of [
     t.after(() => fs.rmSync(file, { recursive: true, force: true }))
     const { code, signal, report } = await hostile('notABlock', name, [], { timeoutMs: 10000 })
     assert.deepEqual({ code, signal }, { code: 0, signal: null }, JSON.stringify(report))
-    const { exists, attach, readOnly, ifMissing, create } = report.result
+    const { exists, attach, readOnly, ifMissing, create, reclaim } = report.result
     assert.deepEqual(exists, { value: true })
-    for (const [how, got] of Object.entries({ attach, readOnly, ifMissing })) {
+    for (const [how, got] of Object.entries({ attach, readOnly, ifMissing, reclaim })) {
       assert.equal(got.code, 'ERR_SHM_NOT_A_BLOCK', `${how}: ${JSON.stringify(got)}`)
       assert.equal(got.message, `cannot use shared memory block "${name}": the name is taken by ${kind}, not a shared memory block`)
     }
