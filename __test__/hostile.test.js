@@ -150,6 +150,34 @@ test('a socket planted at the name is ERR_SHM_NOT_A_BLOCK too', { skip: linuxOnl
   assert.throws(() => new SharedMemory(name, { create: false }), { code: 'ERR_SHM_NOT_A_BLOCK', message: /taken by a socket/ })
 })
 
+// What is "this user's" is asked of the OS: a process running as an ordinary user (not uid 0)
+// takes its own block with 'if-missing', and another user's not.
+test("as an ordinary user, 'if-missing' attaches to that user's own block", { skip: linuxOnly || (!isRoot && 'needs root, to run a process as user nobody') }, (t) => {
+  const name = uniqueName('own-as-nobody')
+  t.after(() => removeBlock(name))
+  const program = `
+    const SharedMemory = require(${JSON.stringify(path.join(__dirname, '..'))})
+    process.setgid(65534)
+    process.setuid(65534)
+    const name = process.argv[1]
+    const created = new SharedMemory(name, { size: 64 })
+    created.write('mine')
+    let again
+    try {
+      const attached = new SharedMemory(name, { size: 64, create: 'if-missing' })
+      again = { host: attached.host, text: attached.read() }
+      attached.close()
+    } catch (error) {
+      again = { code: error.code, message: error.message }
+    }
+    const uid = require('node:fs').statSync('/dev/shm/' + name).uid
+    created.close()
+    console.log(JSON.stringify({ uid, again, left: SharedMemory.exists(name) }))`
+  const run = spawnSync(process.execPath, ['-e', program, name], { encoding: 'utf8', timeout: 30000 })
+  assert.equal(run.status, 0, run.stderr)
+  assert.deepEqual(JSON.parse(run.stdout), { uid: 65534, again: { host: false, text: 'mine' }, left: false })
+})
+
 test('built-ins replaced by other code never receive the memory of a read-only block', async () => {
   const name = uniqueName('patched')
   const { code, signal, report } = await hostile('patchedGlobals', name)
