@@ -16,6 +16,8 @@
 #   --file      only this source file of the areas (may be repeated)
 #   --re REGEX  only the Rust mutants whose name (file:line:column: what) matches, judged again
 #               into a directory of their own (selected/); to re-judge chosen functions
+#   --lines R   only the JavaScript mutants inside the line ranges R (file:first-last, comma
+#               separated), judged again into selected/; --re's counterpart for StrykerJS
 #   MUTANTS_JOBS  mutants judged at once (default 2)
 #
 # Each mutant is judged by `cargo test` (Rust) and by the area's Node test files, fast ones first
@@ -36,6 +38,7 @@ cd "$root"
 languages=(rust js)
 changed_since=""
 select_re=""
+select_lines=""
 unit_only=""
 recheck=""
 shard=""
@@ -48,6 +51,7 @@ while [ $# -gt 0 ]; do
     --changed) changed_since=$2; shift ;;
     --unit-only) unit_only=1 ;;
     --re) select_re=$2; languages=(rust); shift ;;
+    --lines) select_lines=$2; languages=(js); shift ;;
     --recheck) recheck=1 ;;
     --shard) shard=$2; shift ;;
     --file) only_files+=("$2"); shift ;;
@@ -63,7 +67,7 @@ test_args=(--include-ignored)
 [ -z "$unit_only" ] || test_args=()
 
 # A partial run (--changed, --unit-only) keeps its results apart from those of the full run.
-out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${select_re:+/selected}${unit_only:+/unit-only}
+out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${select_re:+/selected}${select_lines:+/selected}${unit_only:+/unit-only}
 out=$(mkdir -p "$out" && cd "$out" && pwd)
 [ ${#wanted[@]} -gt 0 ] || mapfile -t wanted < <(node -e 'console.log(Object.keys(require("./scripts/mutants/areas").areas).join("\n"))')
 
@@ -148,7 +152,7 @@ for language in "${languages[@]}"; do
         survivors=$(node scripts/mutants/survivors.js "$dir" "$language" "$file")
         [ -n "$survivors" ] || { echo "== $file ($area): no survivors"; continue; }
         dir="$dir/recheck"
-      elif [ -f "$dir/done" ] && [ -z "$changed_since$select_re" ]; then
+      elif [ -f "$dir/done" ] && [ -z "$changed_since$select_re$select_lines" ]; then
         echo "== $file ($area): done earlier, skipped"
         continue
       fi
@@ -195,6 +199,11 @@ for language in "${languages[@]}"; do
         # With --changed, StrykerJS mutates line ranges: the changed lines, evenly thinned to
         # MUTANTS_LIMIT lines (a line holds about two mutants).
         ranges=${survivors:-$file}
+        if [ -n "$select_lines" ]; then
+          # Only this file's ranges of --lines.
+          ranges=$(tr "," "\n" <<< "$select_lines" | grep -F "$file:" | paste -sd, - || true)
+          [ -n "$ranges" ] || continue
+        fi
         if [ -n "$changed_since" ] && [ -z "$survivors" ]; then
           ranges=$(git diff -U0 "$changed_since" -- "$file" | node -e '
             const [file, limit] = process.argv.slice(1)
