@@ -17,7 +17,7 @@
 #   --re REGEX  only the Rust mutants whose name (file:line:column: what) matches, judged again
 #               into a directory of their own (selected/); to re-judge chosen functions
 #   --lines R   only the JavaScript mutants inside the line ranges R (file:first-last, comma
-#               separated), judged again into selected/; --re's counterpart for StrykerJS
+#               separated), judged again into selected/lines-R/; --re's counterpart for StrykerJS
 #   MUTANTS_JOBS  mutants judged at once (default 2)
 #
 # Each mutant is judged by `cargo test` (Rust) and by the area's Node test files, fast ones first
@@ -67,7 +67,11 @@ test_args=(--include-ignored)
 [ -z "$unit_only" ] || test_args=()
 
 # A partial run (--changed, --unit-only) keeps its results apart from those of the full run.
-out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${select_re:+/selected}${select_lines:+/selected}${unit_only:+/unit-only}
+# --lines: a directory per set of ranges, so that runs of one file in parts (a long file judged
+# region by region) keep each part's results.
+lines_dir=""
+[ -z "$select_lines" ] || lines_dir=/selected/lines-$(printf %s "$select_lines" | tr -c 'A-Za-z0-9.-' '_')
+out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${select_re:+/selected}${lines_dir}${unit_only:+/unit-only}
 out=$(mkdir -p "$out" && cd "$out" && pwd)
 [ ${#wanted[@]} -gt 0 ] || mapfile -t wanted < <(node -e 'console.log(Object.keys(require("./scripts/mutants/areas").areas).join("\n"))')
 
