@@ -18,8 +18,9 @@ if (!area) {
 }
 
 // A mutant may make a test hang; cargo-mutants and Stryker time the whole run
-// out too, but a hang found here names its file.
-const perFileTimeoutMs = 120_000
+// out too, but a hang found here names its file. An area whose files are quick
+// says how long one may take.
+const perFileTimeoutMs = area.fileTimeoutMs ?? 120_000
 
 /** The processes below `pid`, children first found first (`node --test` runs each file in a child). */
 function descendants(pid) {
