@@ -22,6 +22,9 @@ const supported = ['linux', 'win32', 'darwin'].includes(process.platform) || 'ch
 const linuxOnly = (supported !== true && supported) || (process.platform !== 'linux' && 'signals as on Linux')
 const noC = linuxOnly || (spawnSync('cc', ['--version']).status !== 0 && 'needs a C compiler (cc) to build the C peer')
 
+/** An error's code and message, to compare whole. */
+const pick = (error) => ({ code: error?.code, message: error?.message })
+
 /** A new channel and a second handle attached to it, closed when the test ends. */
 function pair(t, capacity = 1024) {
   const name = uniqueName('chan')
@@ -469,7 +472,9 @@ test('attaching: create: false, if-missing, and what is not a channel', { skip: 
 test('bad arguments: TypeError and RangeError, with the channel unchanged', { skip: supported !== true && supported }, async (t) => {
   const name = uniqueName('chan-args')
   for (const options of [undefined, null, 5, 'capacity']) {
-    assert.equal(thrown(() => new Channel(name, options)).code, 'ERR_INVALID_ARG_TYPE')
+    const error = thrown(() => new Channel(name, options))
+    assert.equal(error.code, 'ERR_INVALID_ARG_TYPE')
+    assert.match(error.message, /^options must be an object, got /)
   }
   assert.equal(thrown(() => new Channel(name, {})).message, 'capacity must be a number, got undefined')
   for (const capacity of [0, -1, 1.5, NaN, 2 ** 30, Infinity]) {
@@ -487,19 +492,24 @@ test('bad arguments: TypeError and RangeError, with the channel unchanged', { sk
     await assert.rejects(sender.sendAsync(message), { code: 'ERR_INVALID_ARG_TYPE' })
   }
   for (const timeout of ['1', 1n, {}]) {
-    assert.equal(thrown(() => receiver.receive(timeout)).code, 'ERR_INVALID_ARG_TYPE')
-    assert.equal(thrown(() => sender.send('x', timeout)).code, 'ERR_INVALID_ARG_TYPE')
+    for (const error of [thrown(() => receiver.receive(timeout)), thrown(() => sender.send('x', timeout))]) {
+      assert.equal(error.code, 'ERR_INVALID_ARG_TYPE')
+      assert.match(error.message, /^timeoutMs must be a number, got /)
+    }
   }
   for (const timeout of [-1, NaN, -Infinity]) {
-    assert.equal(thrown(() => receiver.receive(timeout)).code, 'ERR_OUT_OF_RANGE')
-    await assert.rejects(receiver.receiveAsync(timeout), { code: 'ERR_OUT_OF_RANGE' })
+    const message = `timeoutMs must be a non-negative number or Infinity, got ${timeout}`
+    assert.deepEqual(pick(thrown(() => receiver.receive(timeout))), { code: 'ERR_OUT_OF_RANGE', message })
+    await assert.rejects(receiver.receiveAsync(timeout), { code: 'ERR_OUT_OF_RANGE', message })
   }
-  await assert.rejects(receiver.receiveAsync(0, 'signal'), { code: 'ERR_INVALID_ARG_TYPE' })
+  await assert.rejects(receiver.receiveAsync(0, 'signal'), { code: 'ERR_INVALID_ARG_TYPE', message: /^signal must be an AbortSignal, got / })
   assert.equal(receiver.receive(0), undefined, 'nothing was sent by the refused calls')
   for (const member of ['send', 'receive', 'end', 'close']) {
-    const error = thrown(() => Channel.prototype[member].call({}))
-    assert.equal(error.code, 'ERR_INVALID_THIS')
-    assert.equal(error.message, 'Value of "this" must be of type Channel')
+    for (const value of [{}, undefined, null, 5, 'channel']) {
+      const error = thrown(() => Channel.prototype[member].call(value))
+      assert.equal(error.code, 'ERR_INVALID_THIS', `${member} on ${String(value)}`)
+      assert.equal(error.message, 'Value of "this" must be of type Channel')
+    }
   }
 })
 
@@ -670,16 +680,121 @@ test('a pad left for a busy receiver wakes the sleeping ones, so the largest mes
 })
 
 test('blocks too small to be a channel are ERR_SHM_NOT_A_CHANNEL, however they are opened', { skip: supported !== true && supported }, (t) => {
-  for (const size of [3, 100, 511]) {
+  // The smallest channel: the 512-byte header, one frame header and one 16-byte slot (544).
+  for (const size of [3, 100, 511, 512, 543, 544]) {
     const name = uniqueName('chan-tiny')
     const block = new SharedMemory(name, { size })
     t.after(() => block.close())
+    // Not a header either, so that nobody waits for one to be written.
+    if (size >= 4) block.view.writeUInt32LE(0x12345678, 0)
     for (const create of [false, 'if-missing']) {
-      const error = thrown(() => new Channel(name, { create, capacity: 64 }))
+      // Capacity 16 asks for the smallest channel's 544 bytes.
+      const error = thrown(() => new Channel(name, { create, capacity: 16 }))
       assert.equal(error.code, 'ERR_SHM_NOT_A_CHANNEL', `${size} bytes, create ${create}`)
-      assert.match(error.message, /smaller than the smallest channel/)
+      assert.match(error.message, size < 544 ? /smaller than the smallest channel/ : /does not start with a channel header/, `${size} bytes, create ${create}`)
     }
   }
+})
+
+test('a header that does not fit its block, or a capacity its frames cannot hold, is refused on attach', { skip: supported !== true && supported }, (t) => {
+  const name = uniqueName('chan-header')
+  const block = new SharedMemory(name, { size: 512 + 1024 })
+  t.after(() => block.close())
+  const header = (dataSize, capacity) => {
+    block.view.writeUInt32LE(0x434d4853, 0)
+    block.view.writeUInt32LE(1, 4)
+    block.view.writeInt32LE(dataSize, 8)
+    block.view.writeInt32LE(capacity, 12)
+  }
+  // Refused: no data area, one past the block, misaligned, no capacity, a capacity one byte
+  // past what the frames hold.
+  for (const [dataSize, capacity] of [[0, 8], [-16, 8], [1040, 8], [1000, 8], [1024, 0], [1024, -1], [1024, 1009]]) {
+    header(dataSize, capacity)
+    const error = thrown(() => new Channel(name, { create: false }))
+    assert.deepEqual(pick(error), {
+      code: 'ERR_SHM_NOT_A_CHANNEL',
+      message: `shared memory block "${name}" is not a channel this release can open: its header describes ${dataSize} bytes of frames and messages up to ${capacity} bytes in a block of 1536 bytes`,
+    })
+  }
+  // Accepted: the whole block, and the largest capacity its frames hold.
+  for (const [dataSize, capacity] of [[1024, 1008], [1024, 8], [512, 496]]) {
+    header(dataSize, capacity)
+    const channel = new Channel(name, { create: false })
+    assert.equal(channel.capacity, capacity)
+    channel.close()
+  }
+})
+
+test('if-missing: a bad name is the same error as with create: true; a foreign block is not a channel', { skip: supported !== true && supported }, (t) => {
+  for (const name of ['a/b', '']) {
+    assert.deepEqual(pick(thrown(() => new Channel(name, { capacity: 8, create: 'if-missing' }))), pick(thrown(() => new Channel(name, { capacity: 8 }))))
+  }
+  // A block whose first word is not a channel's, and whose data-size word would ask for more
+  // than the block has: refused for what it is, without reopening it at that size.
+  const name = uniqueName('chan-foreign')
+  const block = new SharedMemory(name, { size: 4096 })
+  t.after(() => block.close())
+  block.view.writeUInt32LE(0x12345678, 0)
+  block.view.writeUInt32LE(1 << 20, 8)
+  const error = thrown(() => new Channel(name, { capacity: 5, create: 'if-missing' }))
+  assert.deepEqual(pick(error), { code: 'ERR_SHM_NOT_A_CHANNEL', message: `shared memory block "${name}" is not a channel this release can open: it does not start with a channel header` })
+})
+
+test('if-missing on a channel header that describes more than its block holds: refused, not reopened forever (in a process of its own)', { skip: supported !== true && supported }, async (t) => {
+  const name = uniqueName('chan-liar')
+  const block = new SharedMemory(name, { size: 4096 })
+  t.after(() => block.close())
+  block.view.writeUInt32LE(1, 4)
+  block.view.writeUInt32LE(1 << 20, 8)
+  block.view.writeUInt32LE(8, 12)
+  block.view.writeUInt32LE(0x434d4853, 0)
+  const child = startChild('channel-attach.js', [name, 'if-missing'], { timeoutMs: 10000 })
+  assert.deepEqual(await child.next(), {
+    error: 'ERR_SHM_NOT_A_CHANNEL',
+    message: `shared memory block "${name}" is not a channel this release can open: its header describes more than its block holds, or its size kept changing while it was opened`,
+  })
+})
+
+test('mode sets the channel block\'s permission bits, also with if-missing', { skip: process.platform !== 'linux' && 'reads the mode from /dev/shm' }, (t) => {
+  for (const create of [true, 'if-missing']) {
+    const name = uniqueName('chan-mode')
+    const channel = new Channel(name, { capacity: 8, create, mode: 0o640 })
+    t.after(() => channel.close())
+    assert.equal(fs.statSync(path.join('/dev/shm', name)).mode & 0o777, 0o640, `create: ${create}`)
+  }
+})
+
+test('a send or receive whose lock another thread holds gives up at its timeout, blocking or async (in a process of its own)', { skip: supported !== true && supported }, async (t) => {
+  const { name, sender, receiver } = pair(t)
+  sender.send('before')
+  const block = new SharedMemory(name, { create: false })
+  t.after(() => block.close())
+  // The channel's two locks (docs/channel-format.md), held by this thread while the child tries.
+  assert.equal(block.lock(64), 'acquired')
+  assert.equal(block.lock(192), 'acquired')
+  const child = startChild('channel-hostile.js', [name, 'locks-held'], { timeoutMs: 10000 })
+  const result = await child.next((m) => 'outcome' in m || 'error' in m)
+  block.unlock(64)
+  block.unlock(192)
+  assert.deepEqual(result, { outcome: { send: false, receive: null, sendAsync: false, receiveAsync: null } })
+  assert.equal(receiver.receive(0), 'before', 'nothing was sent or taken')
+  assert.equal(receiver.receive(0), undefined)
+})
+
+test('an attach waits for the creator to write the header (in a process of its own)', { skip: linuxOnly }, async (t) => {
+  const name = uniqueName('chan-late')
+  const block = new SharedMemory(name, { size: 512 + 64 })
+  t.after(() => block.close())
+  const child = startChild('channel-attach.js', [name], { timeoutMs: 10000 })
+  // The child sleeps on the header's first word; the header comes after, magic last.
+  await whenSleeping(child.child.pid)
+  block.view.writeUInt32LE(1, 4)
+  block.view.writeUInt32LE(64, 8)
+  block.view.writeUInt32LE(48, 12)
+  const words = new Int32Array(block.view.buffer, block.view.byteOffset, 1)
+  Atomics.store(words, 0, 0x434d4853)
+  block.notify(0)
+  assert.deepEqual(await child.next(), { capacity: 48 })
 })
 
 test('util.inspect shows name, capacity and state', { skip: supported !== true && supported }, (t) => {

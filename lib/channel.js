@@ -160,18 +160,19 @@ function openIfMissing(name, size, modeOption) {
       if (wanted === size) return memory
       memory.close()
       wanted = size
-    } else if (memory.size < F.HEADER_SIZE) {
-      return memory // not a channel: the constructor says so
     } else {
+      // At least the header: SharedMemory maps what was asked (size, the header, or `whole`
+      // below, each larger), or refuses a smaller block with ERR_SHM_TOO_LARGE.
       const view = memory.view
       const words = new Int32Array(view.buffer, view.byteOffset, F.HEADER_SIZE >> 2)
       const whole = F.HEADER_SIZE + words[F.I_DATA_SIZE]
       // Not a channel (the constructor says so), or mapped whole.
-      if (headerWritten(memory, words) !== F.MAGIC || whole <= memory.size || !(whole > F.HEADER_SIZE)) return memory
+      if (headerWritten(memory, words) !== F.MAGIC || whole <= memory.size) return memory
       memory.close()
       wanted = whole
     }
-    if (round === 100) throw errors.notAChannel(name, 'its block kept changing size while it was opened')
+    // A header whose data area is larger than its block sends every round back to the header.
+    if (round === 100) throw errors.notAChannel(name, 'its header describes more than its block holds, or its size kept changing while it was opened')
   }
 }
 
@@ -265,8 +266,9 @@ class Channel {
     }
     const dataSize = words[F.I_DATA_SIZE]
     const largest = words[F.I_CAPACITY]
-    // At most the block's size: macOS and Windows round a block up to whole pages.
-    if (!(dataSize > 0) || dataSize > memory.size - F.HEADER_SIZE || dataSize % F.FRAME_ALIGN !== 0 || dataSize > F.MAX_DATA_SIZE || largest < 1 || alignUp(largest) + F.FRAME_HEADER > dataSize) {
+    // At most the block's size: macOS and Windows round a block up to whole pages. At least one
+    // frame of the capacity, which also refuses a data area of zero bytes or fewer.
+    if (dataSize > memory.size - F.HEADER_SIZE || dataSize % F.FRAME_ALIGN !== 0 || dataSize > F.MAX_DATA_SIZE || largest < 1 || alignUp(largest) + F.FRAME_HEADER > dataSize) {
       throw errors.notAChannel(this.#name, `its header describes ${dataSize} bytes of frames and messages up to ${largest} bytes in a block of ${memory.size} bytes`)
     }
     this.#dataSize = dataSize
