@@ -69,8 +69,13 @@ test_args=(--include-ignored)
 # A partial run (--changed, --unit-only) keeps its results apart from those of the full run.
 # --lines: a directory per set of ranges, so that runs of one file in parts (a long file judged
 # region by region) keep each part's results.
+# A long list of ranges is cut and told apart by its checksum (a name has at most 255 bytes).
 lines_dir=""
-[ -z "$select_lines" ] || lines_dir=/selected/lines-$(printf %s "$select_lines" | tr -c 'A-Za-z0-9.-' '_')
+if [ -n "$select_lines" ]; then
+  lines_dir=lines-$(printf %s "$select_lines" | tr -c 'A-Za-z0-9.-' '_')
+  [ ${#lines_dir} -le 100 ] || lines_dir=${lines_dir:0:60}-$(printf %s "$select_lines" | cksum | cut -d' ' -f1)
+  lines_dir=/selected/$lines_dir
+fi
 out=${MUTANTS_OUT:-mutants.out}${changed_since:+/changed}${select_re:+/selected}${lines_dir}${unit_only:+/unit-only}
 out=$(mkdir -p "$out" && cd "$out" && pwd)
 [ ${#wanted[@]} -gt 0 ] || mapfile -t wanted < <(node -e 'console.log(Object.keys(require("./scripts/mutants/areas").areas).join("\n"))')
