@@ -137,7 +137,7 @@ test('a message larger than the channel can hold is a RangeError and sends nothi
   assert.equal(tooLarge.code, 'ERR_OUT_OF_RANGE')
   assert.equal(tooLarge.message, `a message of 101 bytes is larger than channel "${name}" can hold (100 bytes)`)
   // Fewer characters than the capacity, more bytes in UTF-8.
-  assert.equal(thrown(() => sender.send('€'.repeat(34))).code, 'ERR_OUT_OF_RANGE')
+  assert.deepEqual(pick(thrown(() => sender.send('€'.repeat(34)))), { code: 'ERR_OUT_OF_RANGE', message: `a message of 102 bytes is larger than channel "${name}" can hold (100 bytes)` })
   assert.equal(receiver.receive(0), undefined)
   assert.equal(sender.send('€'.repeat(33)), true)
   assert.equal(receiver.receive(0), '€'.repeat(33))
@@ -795,6 +795,55 @@ test('an attach waits for the creator to write the header (in a process of its o
   Atomics.store(words, 0, 0x434d4853)
   block.notify(0)
   assert.deepEqual(await child.next(), { capacity: 48 })
+})
+
+test('receiveInPlaceAsync, unlink(), and what sendAsync answers at once', { skip: supported !== true && supported }, async (t) => {
+  const { name, sender, receiver } = pair(t)
+  assert.equal(await sender.sendAsync(Buffer.from('in place')), true)
+  const message = await receiver.receiveInPlaceAsync(0)
+  assert.ok(message instanceof Channel.InPlaceMessage)
+  assert.deepEqual([Buffer.from(message.bytes).toString(), message.isText], ['in place', false])
+  message.release()
+  assert.equal(await receiver.receiveInPlaceAsync(0), undefined)
+  // A bad argument is a rejected Promise, not a throw.
+  const refused = receiver.receiveInPlaceAsync('1')
+  assert.ok(refused instanceof Promise)
+  await assert.rejects(refused, { code: 'ERR_INVALID_ARG_TYPE' })
+
+  receiver.unlink()
+  assert.equal(SharedMemory.exists(name), false)
+  assert.equal(sender.send('still here'), true)
+  assert.equal(receiver.receive(0), 'still here')
+})
+
+/** The header's words of channel `name`, through a plain block closed when the test ends. */
+function rawWords(t, name) {
+  const block = new SharedMemory(name, { create: false })
+  t.after(() => block.close())
+  return { block, words: new Int32Array(block.view.buffer, block.view.byteOffset, 128) }
+}
+
+// A peer of another language may sleep on a sequence word with no time limit (docs/channel-format.md):
+// the JS side must bump and notify it, not count on its own 100 ms slices.
+test('end() bumps and notifies both sequence words, for peers asleep without a time limit', { skip: supported !== true && supported }, async (t) => {
+  const { name, sender } = pair(t)
+  const { block, words } = rawWords(t, name)
+  const woken = [320, 384].map((offset) => block.waitAsync(offset, Atomics.load(words, offset >> 2), 5000))
+  sender.end()
+  assert.deepEqual(await Promise.all(woken), ['ok', 'ok'])
+})
+
+test('close() with an in-place message held wakes the senders counted waiting', { skip: supported !== true && supported }, async (t) => {
+  const { name, sender, receiver } = pair(t)
+  const { block, words } = rawWords(t, name)
+  sender.send('held')
+  const held = receiver.receiveInPlace(0)
+  assert.equal(Buffer.from(held.bytes).toString(), 'held')
+  // Counted waiting as a sender, as the format says a sender does before it sleeps.
+  Atomics.add(words, 97, 1)
+  const woken = block.waitAsync(384, Atomics.load(words, 96), 5000)
+  receiver.close()
+  assert.equal(await woken, 'ok')
 })
 
 test('util.inspect shows name, capacity and state', { skip: supported !== true && supported }, (t) => {
