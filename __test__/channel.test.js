@@ -785,12 +785,13 @@ test('an attach waits for the creator to write the header (in a process of its o
   const name = uniqueName('chan-late')
   const block = new SharedMemory(name, { size: 512 + 64 })
   t.after(() => block.close())
-  const child = startChild('channel-attach.js', [name], { timeoutMs: 10000 })
-  // The child sleeps on the header's first word; the header comes after, magic last.
-  await whenSleeping(child.child.pid)
+  // All of the header but its first word, which the creator writes last.
   block.view.writeUInt32LE(1, 4)
   block.view.writeUInt32LE(64, 8)
   block.view.writeUInt32LE(48, 12)
+  const child = startChild('channel-attach.js', [name], { timeoutMs: 10000 })
+  // The child sleeps on that word (for a second at most); it comes now, and a notify.
+  await whenSleeping(child.child.pid)
   const words = new Int32Array(block.view.buffer, block.view.byteOffset, 1)
   Atomics.store(words, 0, 0x434d4853)
   block.notify(0)
