@@ -14,6 +14,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { Worker } = require('node:worker_threads')
 const { spawnSync } = require('node:child_process')
+const { getEventListeners } = require('node:events')
 
 const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn, sleepingWaiters, whenWaitersSleep } = require('./helpers')
 const { Channel } = SharedMemory
@@ -153,6 +154,12 @@ test('a full channel: send returns false after its timeout, and true once room c
   assert.equal(sender.send('', 40), false)
   assert.ok(performance.now() - started >= 39, 'waited for its timeout')
   assert.equal(await sender.sendAsync('', 20), false)
+  // Longer than a 100 ms slice: the end of a slice is not the end of the wait.
+  for (const send of [() => sender.send('', 250), () => sender.sendAsync('', 250)]) {
+    const begun = performance.now()
+    assert.equal(await send(), false)
+    assert.ok(performance.now() - begun >= 249, 'waited through its slices to its timeout')
+  }
   assert.deepEqual(receiver.receive(0), Buffer.alloc(100, 0))
   assert.equal(sender.send('after', 0), true)
   drain(receiver, filled, 1)
@@ -167,6 +174,12 @@ test('an empty channel: receive returns undefined after its timeout', { skip: su
   assert.equal(receiver.receive(30), undefined)
   assert.ok(performance.now() - started >= 29, 'waited for its timeout')
   assert.equal(await receiver.receiveAsync(20), undefined)
+  // Longer than a 100 ms slice: the end of a slice is not the end of the wait.
+  for (const receive of [() => receiver.receive(250), () => receiver.receiveAsync(250)]) {
+    const begun = performance.now()
+    assert.equal(await receive(), undefined)
+    assert.ok(performance.now() - begun >= 249, 'waited through its slices to its timeout')
+  }
   assert.equal(receiver.receiveInPlace(0), undefined)
 })
 
@@ -245,6 +258,17 @@ test('an aborted receiveAsync takes nothing; an aborted sendAsync sends nothing'
   assert.equal(aborted.name, 'AbortError')
   assert.equal(aborted.code, 'ABORT_ERR')
   assert.equal(aborted.cause.message, 'stop')
+  // It counted itself waiting while it slept, and counts no more; its listener is gone.
+  const { words } = rawWords(t, receiver.name)
+  assert.equal(Atomics.load(words, 81), 0, 'no receiver counted waiting')
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0)
+  // A wait that ends with a message also takes its listener off the signal.
+  const kept = new AbortController()
+  const served = receiver.receiveAsync(Infinity, kept.signal)
+  await whenAnyThreadSleepsOn(receiver)
+  sender.send('served')
+  assert.equal(await served, 'served')
+  assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'no listener left on the signal')
   sender.send('for the next one')
   assert.equal(receiver.receive(0), 'for the next one')
 
