@@ -145,7 +145,7 @@ test('a message larger than the channel can hold is a RangeError and sends nothi
 })
 
 test('a full channel: send returns false after its timeout, and true once room comes back', { skip: supported !== true && supported }, async (t) => {
-  const { sender, receiver } = pair(t, 1024)
+  const { name, sender, receiver } = pair(t, 1024)
   const filled = fill(sender)
   // 1024 + 16 bytes of frames: 8 of 16 + 112, then one empty message (16) fits.
   assert.deepEqual(filled, { count: 8, empty: 1 })
@@ -160,6 +160,8 @@ test('a full channel: send returns false after its timeout, and true once room c
     assert.equal(await send(), false)
     assert.ok(performance.now() - begun >= 249, 'waited through its slices to its timeout')
   }
+  const { words } = rawWords(t, name)
+  assert.equal(Atomics.load(words, 97), 0, 'no sender counted waiting')
   assert.deepEqual(receiver.receive(0), Buffer.alloc(100, 0))
   assert.equal(sender.send('after', 0), true)
   drain(receiver, filled, 1)
@@ -168,7 +170,7 @@ test('a full channel: send returns false after its timeout, and true once room c
 })
 
 test('an empty channel: receive returns undefined after its timeout', { skip: supported !== true && supported }, async (t) => {
-  const { receiver } = pair(t)
+  const { name, receiver } = pair(t)
   assert.equal(receiver.receive(0), undefined)
   const started = performance.now()
   assert.equal(receiver.receive(30), undefined)
@@ -181,6 +183,12 @@ test('an empty channel: receive returns undefined after its timeout', { skip: su
     assert.ok(performance.now() - begun >= 249, 'waited through its slices to its timeout')
   }
   assert.equal(receiver.receiveInPlace(0), undefined)
+  // Each of those counted itself waiting while it slept, and no longer; closing the handle
+  // takes off nothing more.
+  const { words } = rawWords(t, name)
+  assert.equal(Atomics.load(words, 81), 0, 'no receiver counted waiting')
+  receiver.close()
+  assert.equal(Atomics.load(words, 81), 0, 'no receiver counted waiting after close()')
 })
 
 test('a receiver asleep in another process wakes for a message', { skip: supported !== true && supported }, async (t) => {
@@ -801,6 +809,9 @@ test('a send or receive whose lock another thread holds gives up at its timeout,
   block.unlock(64)
   block.unlock(192)
   assert.deepEqual(result, { outcome: { send: false, receive: null, sendAsync: false, receiveAsync: null } })
+  // They gave up waiting for a lock, before they ever counted themselves waiting for the ring.
+  const words = new Int32Array(block.view.buffer, block.view.byteOffset, 128)
+  assert.deepEqual([Atomics.load(words, 81), Atomics.load(words, 97)], [0, 0], 'waiting counts untouched')
   assert.equal(receiver.receive(0), 'before', 'nothing was sent or taken')
   assert.equal(receiver.receive(0), undefined)
 })
