@@ -861,6 +861,17 @@ function rawWords(t, name) {
 
 // A peer of another language may sleep on a sequence word with no time limit (docs/channel-format.md):
 // the JS side must bump and notify it, not count on its own 100 ms slices.
+test('a pad frame says its length in SIZE, as docs/channel-format.md has it for readers in other languages', { skip: supported !== true && supported }, (t) => {
+  const { name, sender, receiver } = pair(t, 1024) // 1040 bytes of frames
+  const { view } = rawWords(t, name).block
+  sender.send(Buffer.alloc(500, 1)) // a frame of 528 bytes at 0
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 1))
+  sender.send(Buffer.alloc(500, 2)) // 512 bytes left before the end: a pad there, the frame at 0
+  const pad = 512 + 528 // the header, then the first frame
+  assert.deepEqual([view.readUInt32LE(pad), view.readUInt32LE(pad + 4)], [512 - 16, 3], 'SIZE and KIND of the pad')
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 2))
+})
+
 test('end() bumps and notifies both sequence words, for peers asleep without a time limit', { skip: supported !== true && supported }, async (t) => {
   const { name, sender } = pair(t)
   const { block, words } = rawWords(t, name)
