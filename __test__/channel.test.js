@@ -872,6 +872,18 @@ test('a pad frame says its length in SIZE, as docs/channel-format.md has it for 
   assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 2))
 })
 
+test('a send that finds no room changes nothing, also where its frame would need a pad first', { skip: supported !== true && supported }, (t) => {
+  const { name, sender, receiver } = pair(t, 1024) // 1040 bytes of frames
+  const { words } = rawWords(t, name)
+  sender.send(Buffer.alloc(500, 1)) // a frame of 528 bytes at 0, not taken
+  // The next 528-byte frame fits only at 0, after a 512-byte pad: room for the pad, not for both.
+  assert.equal(sender.send(Buffer.alloc(500, 2), 0), false)
+  assert.equal(Atomics.load(words, 32), 528, 'WRITE did not move: no pad was written')
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 1))
+  assert.equal(sender.send(Buffer.alloc(500, 2), 0), true)
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 2))
+})
+
 test('end() bumps and notifies both sequence words, for peers asleep without a time limit', { skip: supported !== true && supported }, async (t) => {
   const { name, sender } = pair(t)
   const { block, words } = rawWords(t, name)
