@@ -884,6 +884,26 @@ test('a send that finds no room changes nothing, also where its frame would need
   assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 2))
 })
 
+test('a pad that a busy receiver must pass wakes the receivers asleep without a time limit', { skip: supported !== true && supported }, async (t) => {
+  const { name, sender, receiver } = pair(t, 1024) // 1040 bytes of frames
+  const { block, words } = rawWords(t, name)
+  sender.send(Buffer.alloc(500, 1)) // a frame of 528 bytes at 0
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 1))
+  // A receiver at work (this thread holds the receive lock) and one asleep, counted waiting.
+  assert.equal(block.lock(192), 'acquired')
+  Atomics.add(words, 81, 1)
+  const woken = block.waitAsync(320, Atomics.load(words, 80), 5000)
+  // 1040 bytes fit only at 0, once the 512-byte pad before the end is in and taken: the pad
+  // goes in, the message does not, and only the pad's wake can bring a receiver to pass it.
+  assert.equal(sender.send(Buffer.alloc(1024, 2), 0), false)
+  assert.equal(await woken, 'ok')
+  Atomics.sub(words, 81, 1)
+  block.unlock(192)
+  assert.equal(receiver.receive(0), undefined)
+  assert.equal(sender.send(Buffer.alloc(1024, 2), 0), true)
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(1024, 2))
+})
+
 test('end() bumps and notifies both sequence words, for peers asleep without a time limit', { skip: supported !== true && supported }, async (t) => {
   const { name, sender } = pair(t)
   const { block, words } = rawWords(t, name)
