@@ -799,8 +799,7 @@ test('mode sets the channel block\'s permission bits, also with if-missing', { s
 test('a send or receive whose lock another thread holds gives up at its timeout, blocking or async (in a process of its own)', { skip: supported !== true && supported }, async (t) => {
   const { name, sender, receiver } = pair(t)
   sender.send('before')
-  const block = new SharedMemory(name, { create: false })
-  t.after(() => block.close())
+  const { block, words } = rawWords(t, name)
   // The channel's two locks (docs/channel-format.md), held by this thread while the child tries.
   assert.equal(block.lock(64), 'acquired')
   assert.equal(block.lock(192), 'acquired')
@@ -810,7 +809,6 @@ test('a send or receive whose lock another thread holds gives up at its timeout,
   block.unlock(192)
   assert.deepEqual(result, { outcome: { send: false, receive: null, sendAsync: false, receiveAsync: null } })
   // They gave up waiting for a lock, before they ever counted themselves waiting for the ring.
-  const words = new Int32Array(block.view.buffer, block.view.byteOffset, 128)
   assert.deepEqual([Atomics.load(words, 81), Atomics.load(words, 97)], [0, 0], 'waiting counts untouched')
   assert.equal(receiver.receive(0), 'before', 'nothing was sent or taken')
   assert.equal(receiver.receive(0), undefined)
