@@ -695,6 +695,80 @@ test('async timeouts longer than a Node timer (2^31 ms) still wait', { skip: sup
   assert.equal(await receiving, 'now')
 })
 
+// Timers fire in the order they expire, each followed by its microtasks: a call's 5 ms timer ends
+// it before a 50 ms timer of the test moves a message. A call that missed its own timer would sleep
+// on into its wait slice (100 ms), wake for that message and take or send it.
+test('an async timeout shorter than a wait slice ends the call at its own timer', { skip: supported !== true && supported }, async (t) => {
+  const { sender, receiver } = pair(t)
+  const receiving = receiver.receiveAsync(5)
+  const late = new Promise((resolve) => setTimeout(() => resolve(sender.send('late', 0)), 50))
+  assert.equal(await receiving, undefined)
+  assert.equal(await late, true)
+  assert.equal(receiver.receive(0), 'late', 'the late message stayed in the channel')
+
+  const filled = fill(sender)
+  const sending = sender.sendAsync('not sent', 5)
+  const freed = new Promise((resolve) => setTimeout(() => resolve(receiver.receive(0)), 50))
+  assert.equal(await sending, false)
+  assert.deepEqual(await freed, Buffer.alloc(100, 0))
+  drain(receiver, filled, 1)
+  assert.equal(receiver.receive(0), undefined, 'the timed-out message is not in the channel')
+})
+
+// Without its abort listener, such a call would run to its timer (50 ms) and answer a timeout.
+test('an abort during an async wait with a timeout rejects with the AbortError, not a timeout', { skip: supported !== true && supported }, async (t) => {
+  const { sender, receiver } = pair(t)
+  const controller = new AbortController()
+  const receiving = receiver.receiveAsync(50, controller.signal)
+  controller.abort(new Error('receive stopped'))
+  const receiveError = await receiving.then(() => assert.fail('resolved'), (error) => error)
+  assert.deepEqual([receiveError.name, receiveError.cause?.message], ['AbortError', 'receive stopped'])
+
+  const filled = fill(sender)
+  const sendController = new AbortController()
+  const sending = sender.sendAsync('not sent', 50, sendController.signal)
+  sendController.abort(new Error('send stopped'))
+  const sendError = await sending.then(() => assert.fail('resolved'), (error) => error)
+  assert.deepEqual([sendError.name, sendError.cause?.message], ['AbortError', 'send stopped'])
+  drain(receiver, filled)
+  assert.equal(receiver.receive(0), undefined)
+})
+
+// A lock word naming this thread can only be planted (by a hostile or broken peer): the blocking
+// call that meets it throws ERR_SHM_DEADLOCK, and takes its waiting count back on the way out.
+test('a receive lock planted with this thread\'s token: a blocking receive throws ERR_SHM_DEADLOCK and uncounts itself', { skip: supported !== true && supported }, async (t) => {
+  const { name, receiver } = pair(t)
+  const scratch = new SharedMemory(uniqueName('token'), 8)
+  assert.equal(scratch.lock(0), 'acquired')
+  const token = new BigInt64Array(scratch.view.buffer, scratch.view.byteOffset, 1)[0]
+  scratch.unlock(0)
+  scratch.close()
+  const { words } = rawWords(t, name)
+  const locks = new BigInt64Array(words.buffer, words.byteOffset, 32)
+  const planter = new Worker(
+    `
+    const { workerData } = require('node:worker_threads')
+    const { SharedMemory } = require(${JSON.stringify(require.resolve('..'))})
+    const block = new SharedMemory(workerData.name, { create: false })
+    const words = new Int32Array(block.view.buffer, block.view.byteOffset, 128)
+    const locks = new BigInt64Array(block.view.buffer, block.view.byteOffset, 32)
+    const nap = new Int32Array(new SharedArrayBuffer(4))
+    while (Atomics.load(words, 81) === 0) Atomics.wait(nap, 0, 0, 1) // until the receiver counts itself waiting
+    while (Atomics.compareExchange(locks, 24, 0n, workerData.token) !== 0n) Atomics.wait(nap, 0, 0, 1)
+    Atomics.add(words, 80, 1)
+    block.notify(320, Infinity)
+    block.close()`,
+    { eval: true, workerData: { name, token } },
+  )
+  const exited = new Promise((resolve) => planter.once('exit', resolve))
+  const error = thrown(() => receiver.receive(10000))
+  assert.equal(await exited, 0)
+  assert.equal(error?.code, 'ERR_SHM_DEADLOCK', String(error))
+  assert.equal(Atomics.load(words, 81), 0, 'no receiver counted waiting')
+  assert.equal(Atomics.compareExchange(locks, 24, token, 0n), token, 'the planted word untouched')
+  assert.equal(receiver.receive(0), undefined, 'the channel works again')
+})
+
 test('a pad left for a busy receiver wakes the sleeping ones, so the largest message gets through', { skip: linuxOnly }, async (t) => {
   const { name, sender, receiver } = pair(t, 48) // 64 bytes of frames
   sender.send(Buffer.alloc(0))
