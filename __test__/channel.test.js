@@ -715,6 +715,18 @@ test('an async timeout shorter than a wait slice ends the call at its own timer'
   assert.equal(receiver.receive(0), undefined, 'the timed-out message is not in the channel')
 })
 
+// Calls of one handle that wait for the same share one wait: one that leaves early (its timer)
+// must not stop the wait for the others.
+test('an async call that times out leaves the shared wait running for the calls still in it', { skip: supported !== true && supported }, async (t) => {
+  const { sender, receiver } = pair(t)
+  const short = receiver.receiveAsync(5)
+  const long = receiver.receiveAsync(10000)
+  const late = new Promise((resolve) => setTimeout(() => resolve(sender.send('late', 0)), 50))
+  assert.equal(await short, undefined)
+  assert.equal(await late, true)
+  assert.equal(await long, 'late')
+})
+
 // Without its abort listener, such a call would run to its timer (50 ms) and answer a timeout.
 test('an abort during an async wait with a timeout rejects with the AbortError, not a timeout', { skip: supported !== true && supported }, async (t) => {
   const { sender, receiver } = pair(t)
