@@ -567,15 +567,24 @@ test('close(): the creator removes the name, members throw ERR_SHM_CLOSED, a pen
 })
 
 test('a hostile header or frame is ERR_SHM_CHANNEL_CORRUPT, never an endless loop (each case in a process of its own)', { skip: supported !== true && supported }, async (t) => {
-  for (const [kind, message] of [
+  for (const [kind, message, capacity = 48] of [
     ['pad-past-write', /the frame at 0 has kind 3 and size \d+/],
     ['taken-frame-resized', /the frame at 0 has kind 2 and size 16/],
     ['read-ahead-of-write', /its positions are out of order \(read 96, write 64\)/],
     ['write-misaligned', /position word 32 holds 12345$/],
     ['frame-too-large', /the frame at 0 has kind 2 and size 1048576$/],
     ['free-misaligned', /position word 33 holds 7$/],
+    ['read-ahead-for-a-sender', /its positions are out of order \(free 0, read 96, write 64\)$/],
+    ['write-a-lap-ahead', /its positions are out of order \(free 0, read 80, write 80\)$/],
+    ['write-negative', /position word 32 holds 4294967280$/],
+    ['write-at-twice-the-data-area', /position word 32 holds 128$/],
+    ['write-misaligned-within', /position word 32 holds 8$/],
+    ['frame-unknown-kind', /the frame at 0 has kind 7 and size 1$/],
+    ['frame-over-capacity', /the frame at 0 has kind 2 and size 44$/, 40],
+    ['frame-past-the-end', /the frame at 32 has kind 2 and size 32$/],
+    ['claimed-before-taken', /the frame at 0 is claimed before it was taken$/],
   ]) {
-    const { name } = pair(t, 48) // 64 bytes of frames
+    const { name } = pair(t, capacity) // 64 bytes of frames
     const child = startChild('channel-hostile.js', [name, kind], { timeoutMs: 10000 })
     const result = await child.next((m) => 'outcome' in m || 'error' in m)
     assert.equal(result.error, 'ERR_SHM_CHANNEL_CORRUPT', `${kind}: ${JSON.stringify(result)}`)
@@ -967,6 +976,49 @@ test('a send that finds no room changes nothing, also where its frame would need
   assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 1))
   assert.equal(sender.send(Buffer.alloc(500, 2), 0), true)
   assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 2))
+})
+
+test('the largest message fits again once the last one is taken: room is reclaimed to the byte', { skip: supported !== true && supported }, (t) => {
+  const { sender, receiver } = pair(t, 48) // 64 bytes of frames: one frame of 48 bytes fills them
+  for (let i = 0; i < 3; i++) {
+    assert.equal(sender.send(Buffer.alloc(48, i), 0), true, `send ${i}`)
+    assert.equal(sender.send(Buffer.alloc(0), 0), false, 'full')
+    assert.deepEqual(receiver.receive(0), Buffer.alloc(48, i))
+  }
+})
+
+test('a send that pads the end of the ring leaves the messages before the pad to the receivers', { skip: supported !== true && supported }, (t) => {
+  const { sender, receiver } = pair(t, 1024) // 1040 bytes of frames
+  sender.send(Buffer.alloc(500, 1)) // a frame of 528 bytes at 0
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 1))
+  sender.send(Buffer.alloc(100, 2)) // 128 bytes at 528, not taken
+  // 384 bytes left before the end: a pad there, then the frame at 0, in the room of the first.
+  assert.equal(sender.send(Buffer.alloc(500, 3), 0), true)
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(100, 2))
+  assert.deepEqual(receiver.receive(0), Buffer.alloc(500, 3))
+  assert.equal(receiver.receive(0), undefined)
+})
+
+// A handle remembers where the published frames ended when it last looked, and trusts that while
+// READ and the count of takes are as it left them. Here other handles take a whole lap (READ comes
+// back to the same position) and the ring is empty: the old end must not be trusted.
+test('a receiver whose last look is a lap old reads WRITE again: no message twice', { skip: supported !== true && supported }, (t) => {
+  const { name, sender, receiver } = pair(t, 48) // 64 bytes of frames, positions 0 to 127
+  const other = new Channel(name, { create: false })
+  t.after(() => other.close())
+  sender.send('m1') // frames of 32 bytes
+  sender.send('m2')
+  assert.equal(receiver.receive(0), 'm1') // READ 32; it saw WRITE at 64
+  const seen = []
+  for (let i = 3; i <= 5; i++) {
+    seen.push(other.receive(0))
+    sender.send(`m${i}`)
+  }
+  seen.push(other.receive(0)) // READ at 32 again, a lap on, and nothing published
+  assert.deepEqual(seen, ['m2', 'm3', 'm4', 'm5'])
+  assert.equal(receiver.receive(0), undefined, 'm2 is not received again')
+  sender.send('m6')
+  assert.equal(receiver.receive(0), 'm6')
 })
 
 test('a pad that a busy receiver must pass wakes the receivers asleep without a time limit', { skip: supported !== true && supported }, async (t) => {
