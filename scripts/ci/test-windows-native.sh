@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SHM_WINDOWS_MODULE=$(pwd -W 2>/dev/null || pwd)
 export SHM_WINDOWS_MODULE
-node --test --test-timeout=120000 scripts/windows/
+node scripts/run-tests.js --test-timeout=120000 scripts/windows
