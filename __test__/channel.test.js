@@ -16,7 +16,7 @@ const { Worker } = require('node:worker_threads')
 const { spawnSync } = require('node:child_process')
 const { getEventListeners } = require('node:events')
 
-const { SharedMemory, uniqueName, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn, whenWaitersSleep } = require('./helpers')
+const { SharedMemory, uniqueName, removeBlock, startChild, thrown, whenSleeping, whenAnyThreadSleepsOn, whenWaitersSleep } = require('./helpers')
 const { Channel } = SharedMemory
 
 const supported = ['linux', 'win32', 'darwin'].includes(process.platform) || 'channels use locks, which this release has on Linux, Windows and macOS only'
@@ -1072,8 +1072,12 @@ test('util.inspect shows name, capacity and state', { skip: supported !== true &
   assert.equal(inspect(sender), `Channel { name: '${name}', capacity: 77, closed: true }`)
 })
 
-test('a C peer (examples/c/channel_peer.c, C11 atomics) answers 2,000 messages byte for byte', { skip: noC, timeout: 120000 }, () => {
-  const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'channel-c.js')], { encoding: 'utf8', timeout: 110000 })
+test('a C peer (examples/c/channel_peer.c, C11 atomics) answers 2,000 messages byte for byte', { skip: noC, timeout: 120000 }, (t) => {
+  // Names of this test's, removed whatever happens to the example (killed at its timeout, it
+  // cannot remove its channels itself).
+  const names = [uniqueName('c-requests'), uniqueName('c-replies')]
+  t.after(() => names.forEach(removeBlock))
+  const run = spawnSync(process.execPath, [path.join(__dirname, '..', 'examples', 'channel-c.js'), ...names], { encoding: 'utf8', timeout: 110000 })
   assert.equal(run.status, 0, run.stderr)
   assert.match(run.stdout, /^node: 2000 requests answered by C, each reply checked byte for byte$/m)
   assert.match(run.stderr, /channel_peer: answered 2000 messages/)

@@ -4,7 +4,10 @@
 // program (examples/c/channel_peer.c, built here with the machine's cc) answers
 // each with "C:" in front, and the replies are checked byte for byte.
 //
-//   node examples/channel-c.js
+//   node examples/channel-c.js [REQUESTS_NAME REPLIES_NAME]
+//
+// (The test passes names of its own, to remove the channels even when this
+// process is killed.)
 //
 // The C side follows docs/channel-format.md with C11 atomics; it runs on Linux.
 
@@ -24,8 +27,9 @@ const program = path.join(build, 'channel_peer')
 const compiled = spawnSync('cc', ['-std=c11', '-O2', '-Wall', '-Wextra', '-Werror', '-o', program, path.join(__dirname, 'c', 'channel_peer.c')], { stdio: 'inherit' })
 if (compiled.status !== 0) throw new Error('cc could not build examples/c/channel_peer.c')
 
-const requests = new Channel(SharedMemory.generateId(), { capacity: 4096 })
-const replies = new Channel(SharedMemory.generateId(), { capacity: 4098 })
+const [requestsName = SharedMemory.generateId(), repliesName = SharedMemory.generateId()] = process.argv.slice(2)
+const requests = new Channel(requestsName, { capacity: 4096 })
+const replies = new Channel(repliesName, { capacity: 4098 })
 const peer = spawn(program, [requests.name, replies.name], { stdio: ['ignore', 'inherit', 'inherit'] })
 const exited = new Promise((resolve) => peer.on('exit', resolve))
 
