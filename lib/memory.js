@@ -69,8 +69,11 @@ class ViewMemory {
    * returns its length in bytes either way.
    */
   writeText(text, offset, room) {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit: such a string fits without measuring it.
-    if (text.length * 3 <= room) return bufferWrite.call(this.#view, text, offset, room, 'utf8')
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: such a string fits without measuring it. The
+    // length given to write() is that bound, not `room`: given 2^31 bytes or more (room in a
+    // block over 2 GiB), Node's write() writes nothing and answers 0.
+    const bound = text.length * 3
+    if (bound <= room) return bufferWrite.call(this.#view, text, offset, bound, 'utf8')
     const length = bufferByteLength(text, 'utf8')
     if (length <= room) bufferWrite.call(this.#view, text, offset, length, 'utf8')
     return length

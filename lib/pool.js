@@ -4,8 +4,9 @@
 // do from Node's 8 KiB pool, but a larger one: allocating is what a 1 KiB read
 // costs most, so here it is spread over 16 to 64 reads. Like Node's, the pool
 // is marked untransferable: a copy that is transferred (postMessage,
-// structuredClone with a transfer list) is copied instead, so no other copy
-// from the same pool can be emptied by it.
+// structuredClone with a transfer list) is copied instead (Node 20) or refused
+// with a DataCloneError (Node 21 on), so no other copy from the same pool can
+// be emptied by it.
 
 const { Buffer } = require('node:buffer')
 const { markAsUntransferable } = require('node:worker_threads')
