@@ -116,6 +116,12 @@ blocks() {
 blocks_before=$(blocks)
 trees=()
 cleanup() {
+  # A mutant that hangs a test can leave the peers the test started running after the judge
+  # killed the test (their parent gone, they sleep on): stop whatever still runs from a tree.
+  local tree
+  if [ ${#trees[@]} -ne 0 ]; then
+    for tree in "${trees[@]}"; do pkill -f -- "$tree/" 2>/dev/null || true; done
+  fi
   remove_new_blocks
   [ ${#trees[@]} -eq 0 ] || rm -rf "${trees[@]}"
 }
