@@ -152,7 +152,7 @@ test('a wait is not ended by signals or by notifies of another offset', async ()
     while (Date.now() < deadline) {
       memory.notify(0)
       memory.notify(8)
-      waiter.child.kill('SIGUSR2')
+      waiter.child.kill('SIGURG')
       await sleep(10)
     }
     assert.deepEqual(await waiter.next((m) => 'result' in m), { result: 'timed-out' }, kind)
