@@ -592,6 +592,15 @@ test('a hostile header or frame is ERR_SHM_CHANNEL_CORRUPT, never an endless loo
   }
 })
 
+test('a frame is used as it was checked, while a peer changes its size (in a process of its own)', { skip: supported !== true && supported }, async (t) => {
+  const { name } = pair(t, 48) // 64 bytes of frames
+  const child = startChild('channel-hostile.js', [name, 'size-flipping'], { timeoutMs: 20000 })
+  const { outcome, error, message } = await child.next((m) => 'outcome' in m || 'error' in m)
+  assert.equal(error, undefined, JSON.stringify({ error, message }))
+  // Every message was 'hello' or the corrupt frame's error, and both happened: the race ran.
+  assert.deepEqual(outcome, { sawBoth: true, other: [] })
+})
+
 test('[Symbol.dispose]() closes a channel, and releases an in-place message', { skip: (typeof Symbol.dispose !== 'symbol' && 'no Symbol.dispose in this Node') || (supported !== true && supported) }, (t) => {
   const { name, sender, receiver } = pair(t, 48) // room for one 48-byte message
   sender.send(Buffer.alloc(48, 7))

@@ -684,7 +684,7 @@ class Channel {
     while (dataSize - ((write - free + span) % span) < bytes && free !== read) {
       const at = free % dataSize
       const header = (F.HEADER_SIZE + at) >> 2
-      const length = this.#frameLength(at, (read - free + span) % span)
+      const length = this.#frameLength(at, words[header + 1], words[header] >>> 0, (read - free + span) % span)
       if ((words[header + 2] | words[header + 3]) !== 0) {
         const claim = F.HEADER_SIZE + at + 8
         if (tryLock.call(this.#memory, claim) === 'busy') break
@@ -761,15 +761,16 @@ class Channel {
     while (read !== write) {
       const at = read % dataSize
       const header = (F.HEADER_SIZE + at) >> 2
+      // Each read once: a peer that may write the ring could change them between a check and a use.
       const kind = words[header + 1]
+      const size = words[header] >>> 0
       // Checked against what is published: a frame never reaches past WRITE.
-      const length = this.#frameLength(at, (write - read + span) % span)
+      const length = this.#frameLength(at, kind, size, (write - read + span) % span)
       if (kind === F.KIND_PAD) {
         read = this.#advance(read, length)
         continue
       }
       if (!take) break
-      const size = words[header] >>> 0
       const from = F.HEADER_SIZE + at + F.FRAME_HEADER
       if (inPlace) message = this.#claim(at, from, size, kind === F.KIND_TEXT)
       else if (kind !== F.KIND_TEXT) message = this.#bytes(from, size)
@@ -798,15 +799,12 @@ class Channel {
   }
 
   /**
-   * The length of the frame at `at` (a pad: the rest of the data area), after checking its
-   * header: a known kind, a size the channel allows, and within the `within` bytes that lie
-   * before the next position (a hostile header must not send the ring astray).
+   * The length of the frame at `at` whose header holds `kind` and `size` (a pad: the rest of the
+   * data area), after checking them: a known kind, a size the channel allows, and within the
+   * `within` bytes that lie before the next position (a hostile header must not send the ring
+   * astray). The caller reads the header once and uses only the values checked here.
    */
-  #frameLength(at, within) {
-    const words = this.#words
-    const header = (F.HEADER_SIZE + at) >> 2
-    const kind = words[header + 1]
-    const size = words[header] >>> 0
+  #frameLength(at, kind, size, within) {
     let length = -1
     if (kind === F.KIND_PAD) length = this.#dataSize - at
     else if ((kind === F.KIND_TEXT || kind === F.KIND_BYTES) && size <= this.#capacity) length = F.FRAME_HEADER + alignUp(size)
