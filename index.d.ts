@@ -439,6 +439,8 @@ declare namespace SharedMemory {
      *   not a channel of this format version; the errors of `new SharedMemory`.
      */
     constructor(name: string, options: ChannelOptions)
+    /** The class of in-place messages (also `SharedMemory.InPlaceMessage`). */
+    static readonly InPlaceMessage: typeof InPlaceMessage
     /** The channel's name (its block's). */
     readonly name: string
     /** The largest message, in bytes. */

@@ -2,7 +2,7 @@
 // so `instanceof` works across both), as the default and as a named export.
 import SharedMemory from './index.js'
 
-const { Channel } = SharedMemory
+const { Channel, InPlaceMessage } = SharedMemory
 
-export { SharedMemory, Channel }
+export { SharedMemory, Channel, InPlaceMessage }
 export default SharedMemory

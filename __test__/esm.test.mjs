@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 
 import shared_memory from '@markusjx/shared_memory'
-import { SharedMemory } from '@markusjx/shared_memory'
+import { SharedMemory, Channel, InPlaceMessage } from '@markusjx/shared_memory'
 
 const require = createRequire(import.meta.url)
 
@@ -12,6 +12,13 @@ test('import default and import { SharedMemory } are the class require() returns
   assert.equal(shared_memory, SharedMemory)
   assert.equal(shared_memory, require('@markusjx/shared_memory'))
   assert.equal(typeof SharedMemory.generateId, 'function')
+})
+
+test('import { Channel, InPlaceMessage } are the classes the CommonJS entry carries', () => {
+  assert.equal(Channel, require('@markusjx/shared_memory').Channel)
+  assert.equal(typeof Channel, 'function')
+  assert.equal(InPlaceMessage, Channel.InPlaceMessage)
+  assert.equal(typeof InPlaceMessage, 'function')
 })
 
 test('a block made through the ES module entry works', () => {

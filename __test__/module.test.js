@@ -10,6 +10,10 @@ test('the module is the class, also as .default and .SharedMemory', () => {
   assert.equal(typeof exported, 'function')
   assert.equal(exported.default, exported)
   assert.equal(exported.SharedMemory, exported)
+  // The typings declare these as values of the namespace: each must exist at run time.
+  assert.equal(typeof exported.Channel, 'function')
+  assert.equal(exported.InPlaceMessage, exported.Channel.InPlaceMessage)
+  assert.equal(typeof exported.InPlaceMessage, 'function')
   const memory = new exported(uniqueName(), 8)
   assert.ok(memory instanceof exported)
 })

@@ -2,6 +2,8 @@
 import SharedMemory, { Channel, InPlaceMessage } from '@markusjx/shared_memory';
 
 const sameClass: typeof Channel = SharedMemory.Channel;
+const messageClass: typeof InPlaceMessage = Channel.InPlaceMessage;
+const sameMessageClass: typeof InPlaceMessage = SharedMemory.InPlaceMessage;
 const options: SharedMemory.ChannelOptions = { capacity: 1 << 16, create: 'if-missing', mode: 0o600 };
 const channel: Channel = new sameClass('typed-channel', options);
 const sent: boolean = channel.send('text', 100);
@@ -32,7 +34,7 @@ channel.end();
 channel.unlink();
 channel.close();
 channel[Symbol.dispose]();
-void sent, sentBytes, received, facts, consume;
+void sent, sentBytes, received, facts, consume, messageClass, sameMessageClass;
 
 // @ts-expect-error the options are required
 new Channel('no-options');
