@@ -114,7 +114,8 @@ declare class SharedMemory {
    * block, until the view is garbage-collected.
    *
    * @throws {RangeError} `ERR_BUFFER_TOO_LARGE` for a block larger than a
-   *   Buffer may be (4 GiB in Node 20); the other members work on it.
+   *   Buffer may be (4 GiB in Node 20); the other members work on it (`buffer`
+   *   and `readBuffer` copy up to that much).
    * @throws {Error} `ERR_SHM_READ_ONLY` for a read-only block (a write through
    *   a view would crash the process), `ERR_SHM_CLOSED` after `close()`,
    *   `ERR_SHM_NO_EXTERNAL_BUFFERS` where the runtime forbids external buffers
@@ -148,6 +149,8 @@ declare class SharedMemory {
    * @throws {Error} `ERR_SHM_TOO_LARGE` when set to a Buffer larger than the
    *   block; the block is unchanged. `ERR_SHM_READ_ONLY` when set on a
    *   read-only block; `ERR_SHM_CLOSED` after `close()`.
+   * @throws {RangeError} `ERR_BUFFER_TOO_LARGE` when read from a block larger
+   *   than a Buffer may be (4 GiB in Node 20).
    */
   get buffer(): Buffer
   set buffer(data: Buffer)
@@ -184,7 +187,8 @@ declare class SharedMemory {
    *
    * @throws {TypeError} `ERR_INVALID_ARG_TYPE` for arguments that are not numbers.
    * @throws {RangeError} `ERR_OUT_OF_RANGE` when `offset` or `offset + length`
-   *   is outside the block.
+   *   is outside the block; `ERR_BUFFER_TOO_LARGE` for a copy larger than a
+   *   Buffer may be (4 GiB in Node 20).
    * @throws {Error} `ERR_SHM_CLOSED` after `close()`.
    */
   readBuffer(offset?: number, length?: number): Buffer

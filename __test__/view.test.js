@@ -114,6 +114,18 @@ test('a block larger than a Buffer may be has no view, and reads and writes stil
     } else {
       assert.equal(memory.view.length, size)
     }
+    if (size > constants.MAX_LENGTH) {
+      // A copy as large as the block is no Buffer either; a smaller one still works.
+      const tooLarge = (length, offset = 0) => ({
+        name: 'RangeError',
+        code: 'ERR_BUFFER_TOO_LARGE',
+        message: `a copy of ${length} bytes at offset ${offset} of shared memory block "${memory.name}" is larger than a Buffer may be here (${constants.MAX_LENGTH} bytes)`,
+      })
+      assert.throws(() => memory.buffer, tooLarge(size))
+      assert.throws(() => memory.readBuffer(), tooLarge(size))
+      assert.throws(() => memory.readBuffer(1), tooLarge(size - 1, 1))
+      assert.equal(memory.readBuffer(size - 8).length, 8)
+    }
     memory.write('at the far end', size - 20)
     assert.equal(memory.read(size - 20), 'at the far end')
     memory.data = 'at the start'

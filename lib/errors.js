@@ -80,6 +80,13 @@ function bufferTooLarge(name, size, max) {
   )
 }
 
+function copyTooLarge(name, offset, length, max) {
+  return withCode(
+    new RangeError(`a copy of ${length} bytes at offset ${offset} of shared memory block "${name}" is larger than a Buffer may be here (${max} bytes)`),
+    'ERR_BUFFER_TOO_LARGE',
+  )
+}
+
 function invalidThis(type = 'SharedMemory') {
   return withCode(new TypeError(`Value of "this" must be of type ${type}`), 'ERR_INVALID_THIS')
 }
@@ -127,6 +134,7 @@ module.exports = {
   stringTooLong,
   textTooLongForString,
   bufferTooLarge,
+  copyTooLarge,
   invalidThis,
   idFailed,
   abortError,

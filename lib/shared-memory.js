@@ -448,6 +448,10 @@ class SharedMemory {
 
   #copy(start, end) {
     const memory = this.#memoryOf()
+    // Only in a block larger than a Buffer may be (over 4 GiB on Node 20).
+    if (end - start > bufferConstants.MAX_LENGTH) {
+      throw errors.copyTooLarge(this.#describe().name, start, end - start, bufferConstants.MAX_LENGTH)
+    }
     const copy = allocate(end - start)
     memory.read(start, end - start, copy)
     return copy
