@@ -6,7 +6,11 @@
 // memory no JavaScript value may reach, and blocks larger than a Buffer may
 // be). Both give the same results; only the copying differs. Every built-in
 // used here is taken when the module loads, so code that changes the globals
-// later never receives the view.
+// later does not change what these calls do. Not quite never receives the view:
+// Buffer#write looks `utf8Write` up on the Buffer when called, so a replaced
+// Buffer.prototype.utf8Write is handed the view. That gives nothing away (any
+// code may read `memory.view`); read-only blocks, whose memory no JavaScript may
+// reach, have no view and never come here.
 
 const { Buffer } = require('node:buffer')
 const { byteLength, bufferOf, prefix, Uint8ArrayConstructor } = require('./bytes.js')
