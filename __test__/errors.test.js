@@ -69,9 +69,18 @@ test('the second argument: arrays and binary data are not options, and messages 
     expectError(() => new SharedMemory(uniqueName(), value), TypeError, 'ERR_INVALID_ARG_TYPE', /^sizeInBytes must be a number, got an object$/)
   }
   expectError(() => new SharedMemory(uniqueName(), {}), TypeError, 'ERR_INVALID_ARG_TYPE', /^options\.size must be a number to create a block/)
-  for (const [size, shown] of [[-0, '-0'], [0, '0'], [1.5, '1.5'], [-3, '-3']]) {
-    expectError(() => new SharedMemory(uniqueName(), size), RangeError, 'ERR_OUT_OF_RANGE', new RegExp(`^sizeInBytes must be a positive safe integer, got ${shown}$`))
+  // As JavaScript shows numbers, but for -0, whose sign is what is wrong.
+  const numbers = [[-0, '-0'], [0, '0'], [1.5, '1.5'], [-3, '-3'], [NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity'], [2 ** 53, '9007199254740992'], [1e21, '1e+21'], [-1.5e300, '-1.5e+300'], [1e-7, '1e-7'], [-2.5e-7, '-2.5e-7'], [1e-6 + 1, '1.000001']]
+  for (const [size, shown] of numbers) {
+    const error = thrown(() => new SharedMemory(uniqueName(), size))
+    assert.ok(error instanceof RangeError, shown)
+    assert.equal(error.code, 'ERR_OUT_OF_RANGE')
+    assert.equal(error.message, `sizeInBytes must be a positive safe integer, got ${shown}`)
   }
+  // The exponent switch itself: 1e21 - 131072 is the largest number below 1e21, and 1e-6 the
+  // smallest shown without an exponent.
+  assert.equal(thrown(() => new SharedMemory(uniqueName(), 1e21 - 131072)).message, 'sizeInBytes must be a positive safe integer, got 999999999999999900000')
+  assert.equal(thrown(() => new SharedMemory(uniqueName(), 1e-6)).message, 'sizeInBytes must be a positive safe integer, got 0.000001')
 })
 
 test('names with dots, dashes, spaces and non-ASCII characters are fine', () => {

@@ -91,7 +91,9 @@ test('offsets must be multiples of 4 inside the block; timeouts and counts must 
     assert.equal(thrown(call).code, 'ERR_INVALID_ARG_TYPE')
   }
   for (const count of [-1, 1.5, NaN, -Infinity]) {
-    assert.equal(thrown(() => memory.notify(0, count)).code, 'ERR_OUT_OF_RANGE', String(count))
+    const error = thrown(() => memory.notify(0, count))
+    assert.equal(error.code, 'ERR_OUT_OF_RANGE', String(count))
+    assert.equal(error.message, `count must be a non-negative integer or Infinity, got ${count}`)
   }
   await assert.rejects(memory.waitAsync(0, 0, 0, {}), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' })
   assert.equal(memory.wait(12, 0, 0), 'timed-out')

@@ -161,7 +161,21 @@ pub fn size(value: &Unknown, what: &str) -> ShmResult<usize> {
 
 /// A number as messages show it: what the caller passed, `-0` included (Rust writes `-0`, where
 /// JS's `String(-0)` gives `0`).
-fn display_number(n: f64) -> String {
+/// A number in an error message, as JavaScript shows it (`Infinity`, `1e+300`), but for `-0`,
+/// which stays `-0`: the sign is what makes it wrong where it is refused.
+pub fn display_number(n: f64) -> String {
+  if n.is_infinite() {
+    return if n > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
+  }
+  let magnitude = n.abs();
+  // Where JavaScript switches to exponent notation; Rust's `{:e}` gives the same shortest digits.
+  if magnitude >= 1e21 || (magnitude != 0.0 && magnitude < 1e-6) {
+    let shown = format!("{n:e}");
+    return match shown.split_once('e') {
+      Some((digits, exponent)) if !exponent.starts_with('-') => format!("{digits}e+{exponent}"),
+      _ => shown,
+    };
+  }
   n.to_string()
 }
 

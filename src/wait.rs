@@ -60,7 +60,8 @@ pub fn count(value: &Unknown) -> ShmResult<u32> {
   }
   if !(count >= 0.0 && count.fract() == 0.0) {
     return Err(ShmError::OutOfRange(format!(
-      "count must be a non-negative integer or Infinity, got {count}"
+      "count must be a non-negative integer or Infinity, got {}",
+      js::display_number(count)
     )));
   }
   Ok(count.min(f64::from(u32::MAX)) as u32)
