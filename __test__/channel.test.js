@@ -537,12 +537,17 @@ test('bad arguments: TypeError and RangeError, with the channel unchanged', { sk
   }
   await assert.rejects(receiver.receiveAsync(0, 'signal'), { code: 'ERR_INVALID_ARG_TYPE', message: /^signal must be an AbortSignal, got / })
   assert.equal(receiver.receive(0), undefined, 'nothing was sent by the refused calls')
-  for (const member of ['send', 'receive', 'end', 'close']) {
+  for (const member of ['send', 'receive', 'end', 'close', Symbol.asyncIterator]) {
     for (const value of [{}, undefined, null, 5, 'channel']) {
       const error = thrown(() => Channel.prototype[member].call(value))
-      assert.equal(error.code, 'ERR_INVALID_THIS', `${member} on ${String(value)}`)
+      assert.equal(error.code, 'ERR_INVALID_THIS', `${String(member)} on ${String(value)}`)
       assert.equal(error.message, 'Value of "this" must be of type Channel')
     }
+  }
+  for (const value of [{}, undefined, null, 5, receiver]) {
+    const error = thrown(() => Channel.InPlaceMessage.prototype.release.call(value))
+    assert.equal(error.code, 'ERR_INVALID_THIS', `release on ${String(value)}`)
+    assert.equal(error.message, 'Value of "this" must be of type InPlaceMessage')
   }
 })
 

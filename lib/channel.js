@@ -120,6 +120,7 @@ class InPlaceMessage {
 
   /** Gives the message's room back to the channel; its bytes may change from now on. */
   release() {
+    if (typeof this !== 'object' || this === null || !(#release in this)) throw errors.invalidThis('InPlaceMessage')
     const release = this.#release
     if (release === null) return
     this.#release = null
@@ -372,12 +373,17 @@ class Channel {
   }
 
   /** Every message until the channel ended and is drained. */
-  async *[Symbol.asyncIterator]() {
-    for (;;) {
-      const message = await this.receiveAsync()
-      if (message === undefined) return
-      yield message
-    }
+  [Symbol.asyncIterator]() {
+    // Not an async generator method itself: its body would run only at the first next(), and
+    // a wrong `this` must throw here, as every other member's does.
+    const channel = self(this)
+    return (async function* messages() {
+      for (;;) {
+        const message = await channel.receiveAsync()
+        if (message === undefined) return
+        yield message
+      }
+    })()
   }
 
   /**
