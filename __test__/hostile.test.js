@@ -96,6 +96,7 @@ test('an empty file that another program made and keeps locked is not waited for
   const { code, signal, report } = await hostile('attachEmpty', name, [], { timeoutMs: 30000 })
   assert.deepEqual({ code, signal }, { code: 0, signal: null }, JSON.stringify(report))
   assert.equal(report.result.code, 'ERR_SHM_TOO_LARGE', JSON.stringify(report))
+  assert.equal(report.result.message, `shared memory block "${name}" has 0 bytes: its creator never gave it a size`)
   assert.ok(Date.now() - started < 15000, `the attach took ${Date.now() - started} ms: it waited for a creator`)
 })
 

@@ -366,10 +366,16 @@ impl NativeBlock {
     let wanted = size.unwrap_or(1);
     if !host {
       if block.size() < wanted {
-        return Err(ShmError::TooLarge(format!(
-          "shared memory block \"{name}\" has {} bytes, fewer than the {wanted} asked for",
-          block.size()
-        )));
+        return Err(ShmError::TooLarge(match size {
+          Some(_) => format!(
+            "shared memory block \"{name}\" has {} bytes, fewer than the {wanted} asked for",
+            block.size()
+          ),
+          // Attached without a size: an empty object, which its creator never sized.
+          None => {
+            format!("shared memory block \"{name}\" has 0 bytes: its creator never gave it a size")
+          }
+        }));
       }
       block.truncate(size.unwrap_or(block.size()));
     }
