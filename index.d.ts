@@ -97,6 +97,11 @@ declare class SharedMemory {
 
   /** Whether {@link SharedMemory.close} was called. */
   readonly closed: boolean
+  /**
+   * What `JSON.stringify` gives: the properties 1.x objects carried as their
+   * own (also after `close()`).
+   */
+  toJSON(): { size: number; name: string; host: boolean; global: boolean; id: string }
 
   /** Whether the block is mapped read-only (`readOnly: true`). */
   readonly readOnly: boolean

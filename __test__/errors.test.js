@@ -196,6 +196,19 @@ test('util.inspect shows the name, size, role and state', () => {
   assert.equal(util.inspect(memory), `SharedMemory { name: '${name}', size: 64, host: true, closed: true }`)
 })
 
+test('JSON.stringify lists what 1.x objects carried as properties: size, name, host, global, id', () => {
+  const name = uniqueName()
+  const memory = new SharedMemory(name, 64)
+  const attached = new SharedMemory(name, 64, false, false)
+  const id = process.platform === 'win32' ? name : `/${name}`
+  assert.equal(JSON.stringify(memory), `{"size":64,"name":"${name}","host":true,"global":false,"id":"${id}"}`)
+  assert.deepEqual(JSON.parse(JSON.stringify({ attached })), { attached: { size: 64, name, host: false, global: false, id } })
+  memory.close()
+  assert.equal(JSON.stringify(memory), `{"size":64,"name":"${name}","host":true,"global":false,"id":"${id}"}`, 'after close() too')
+  attached.close()
+  assert.throws(() => SharedMemory.prototype.toJSON.call({}), { code: 'ERR_INVALID_THIS' })
+})
+
 test('Symbol.dispose closes, and can be replaced like any method', { skip: typeof Symbol.dispose !== 'symbol' && 'no Symbol.dispose in this Node' }, () => {
   const descriptor = Object.getOwnPropertyDescriptor(SharedMemory.prototype, Symbol.dispose)
   assert.deepEqual({ writable: descriptor.writable, enumerable: descriptor.enumerable, configurable: descriptor.configurable }, { writable: true, enumerable: false, configurable: true })

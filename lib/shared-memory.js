@@ -125,6 +125,15 @@ class SharedMemory {
     return self(this).#closed
   }
 
+  /**
+   * The description 1.x objects carried as their own properties, which JSON.stringify then
+   * listed: size, name, host, global and id.
+   */
+  toJSON() {
+    const { size, name, host, global, id } = self(this).#describe()
+    return { size, name, host, global, id }
+  }
+
   get readOnly() {
     return self(this).#describe().readOnly
   }

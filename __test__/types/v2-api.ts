@@ -15,6 +15,8 @@ const text: string = memory.read(4, 4);
 const part: Buffer = memory.readBuffer(0, 8);
 const copied: number = memory.readInto(new Uint8Array(8), 8);
 const flags: [boolean, boolean] = [memory.closed, reader.readOnly];
+const described: { size: number; name: string; host: boolean; global: boolean; id: string } = memory.toJSON();
+console.log(described);
 const outcome: 'ok' | 'not-equal' | 'timed-out' = memory.wait(0, 0, 10);
 const woken: number = memory.notify(0, 1) + memory.notify(0);
 const controller = new AbortController();
