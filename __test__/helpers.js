@@ -165,6 +165,28 @@ async function waiterThread(pid) {
 /** futex(2) on x86_64 and arm64, and its FUTEX_PRIVATE_FLAG. */
 const FUTEX = new Set([202, 98])
 const FUTEX_PRIVATE_FLAG = 128
+/** futex_waitv(2), the same number on x86_64 and arm64 (a waiter thread's interruptible sleep). */
+const FUTEX_WAITV = 449
+
+/**
+ * The words a thread sleeping in futex_waitv waits on that are not private to its process (its
+ * `struct futex_waitv` array, read from the process's memory: each entry is value, address,
+ * flags, reserved; FUTEX2_PRIVATE is FUTEX_PRIVATE_FLAG).
+ */
+function sharedWordsOfWaitv(pid, array, count) {
+  const entries = Buffer.alloc(24 * Number(count))
+  const fd = fs.openSync(`/proc/${pid}/mem`, 'r')
+  try {
+    fs.readSync(fd, entries, 0, entries.length, BigInt(array))
+  } finally {
+    fs.closeSync(fd)
+  }
+  const words = []
+  for (let at = 0; at < entries.length; at += 24) {
+    if ((entries.readUInt32LE(at + 16) & FUTEX_PRIVATE_FLAG) === 0) words.push(entries.readBigUInt64LE(at + 8))
+  }
+  return words
+}
 
 /**
  * Whether thread `tid` of process `pid` sleeps in a shared futex, as waits on a block do (an idle
@@ -174,10 +196,12 @@ const FUTEX_PRIVATE_FLAG = 128
 function inSharedFutex(tid, pid = process.pid, within = null) {
   try {
     const [number, address, op] = fs.readFileSync(`/proc/${pid}/task/${tid}/syscall`, 'utf8').split(' ')
-    if (!FUTEX.has(Number(number)) || (Number(op) & FUTEX_PRIVATE_FLAG) !== 0) return false
-    if (!within) return true
-    const word = BigInt(address)
-    return within.some(([start, end]) => word >= start && word < end)
+    let words
+    if (Number(number) === FUTEX_WAITV) words = sharedWordsOfWaitv(pid, address, op)
+    else if (FUTEX.has(Number(number)) && (Number(op) & FUTEX_PRIVATE_FLAG) === 0) words = [BigInt(address)]
+    else return false
+    if (!within) return words.length > 0
+    return words.some((word) => within.some(([start, end]) => word >= start && word < end))
   } catch {
     return false // the thread ended meanwhile
   }

@@ -373,6 +373,20 @@ test('close() settles pending waitAsync calls with ERR_SHM_CLOSED and unmaps onc
   }
 })
 
+test('close() with waitAsync calls pending: the block leaves the process before close() returns', { skip: !isLinux && 'reads /proc/self/maps' }, async () => {
+  // Each pending wait maps its word's page again; close() interrupts their sleeps and waits for
+  // them to let go of those pages, which would otherwise hold a host's pages for up to a slice.
+  const name = uniqueName('close-waits')
+  const memory = new SharedMemory(name, { size: 3 * 4096 })
+  const mapped = () => fs.readFileSync('/proc/self/maps', 'utf8').split('\n').filter((line) => line.includes(`/dev/shm/${name}`)).length
+  const pending = [0, 4096, 8192, 8196].map((offset) => memory.waitAsync(offset, 0))
+  await whenWaitersSleep(memory, 4)
+  assert.ok(mapped() > 1, `the waits hold pages of their own: ${mapped()} mappings`)
+  memory.close()
+  assert.equal(mapped(), 0, 'no mapping of the block is left once close() returned')
+  for (const wait of pending) await assert.rejects(wait, { code: 'ERR_SHM_CLOSED' })
+})
+
 test('a waiter whose process is killed leaves nothing behind', async () => {
   const { memory } = block()
   const doomed = startChild('waiter.js', [memory.name, 'wait', '0', '0', '20000'])
@@ -447,7 +461,10 @@ test('a notify that reaches a waitAsync thread of a block closed meanwhile is ha
   const other = startChild('waiter.js', [name, 'wait', '0', '0', '20000'])
   await other.next((m) => m.ready)
   await whenSleeping(other.child.pid)
-  host.close() // the waitAsync thread keeps sleeping for up to a slice, cancelled
+  // Where a sleep can be interrupted (futex_waitv, the ring), close() takes this process's waiter
+  // out of line and the notify goes to the other process at once; elsewhere the waiter sleeps on
+  // for up to a slice, cancelled, and hands the wake-up on.
+  host.close()
   await assert.rejects(pending, { code: 'ERR_SHM_CLOSED' })
   const started = Date.now()
   assert.equal(notifier.notify(0, 1), 1)

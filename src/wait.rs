@@ -2,7 +2,7 @@
 //! `waitAsync` so that neither the event loop nor libuv's thread pool does.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use crate::error::{ShmError, ShmResult};
 use crate::js;
 use crate::lock::{self, Caller, Outcome};
-use crate::os::{Segment, WaitOutcome, WaitRing, WatchedWord};
+use crate::os::{self, Segment, WaitOutcome, WaitRing, WatchedWord};
 use crate::rules::to_int32;
 
 /// `expected`, coerced like `Atomics.wait` does (`ToNumber`, then `ToInt32`), as the bits of the
@@ -123,6 +123,9 @@ pub fn settle_callback(settle: &Unknown) -> ShmResult<Settle> {
 /// One `waitAsync` in flight, shared by the object that started it and the thread that waits.
 pub struct AsyncWait {
   cancel: AtomicBool,
+  /// Set with `cancel`, and the word whose wake ends a waiter thread's sleep at once
+  /// (`os::interrupt`), so that `close()` need not wait a slice for the thread to let go.
+  interrupt: AtomicU32,
   /// Taken by whoever settles first: the waiting thread or the ring, `close()`, or an abort.
   settle: Mutex<Option<Settle>>,
   /// The wait's id in the [`WaitRing`], once it is there (0 before, and for waits on threads).
@@ -133,6 +136,7 @@ impl AsyncWait {
   fn new(settle: Settle) -> Arc<AsyncWait> {
     Arc::new(AsyncWait {
       cancel: AtomicBool::new(false),
+      interrupt: AtomicU32::new(0),
       settle: Mutex::new(Some(settle)),
       ring_id: AtomicU64::new(0),
     })
@@ -159,6 +163,7 @@ impl AsyncWait {
   /// JS).
   fn cancel(&self, error: Option<ShmError>) {
     self.cancel.store(true, Ordering::SeqCst);
+    os::interrupt(&self.interrupt);
     match error {
       Some(error) => drop(self.settle(Err(error))),
       // Dropping the callback lets the event loop go.
@@ -352,7 +357,7 @@ impl Job {
     match &self.work {
       Work::Wait { word, expected } => {
         let result = word
-          .wait(*expected, self.deadline, &cancelled)
+          .wait(*expected, self.deadline, &cancelled, &self.wait.interrupt)
           .map(|outcome| outcome_name(settled_later(outcome)).to_owned())
           .map_err(os_error);
         self.wait.settle(result);

@@ -2,7 +2,8 @@
 //! by the underlying page, so a wake in one process reaches waiters in every process that maps it.
 
 use std::io;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use rustix::io::Errno;
@@ -30,4 +31,86 @@ pub fn wake(word: &AtomicU32, count: u32) -> io::Result<usize> {
   // The kernel takes the count as a signed int.
   let count = count.min(i32::MAX as u32);
   Ok(futex::wake(word, futex::Flags::empty(), count)?)
+}
+
+/// Sleeps as [`wait`] does, and also ends when `interrupt`, a word private to this process that
+/// was 0, is set and woken by [`wake_private`]: then it answers `Interrupted`, and only a wake of
+/// `word` answers `Woken`. One `futex_waitv` on both: whichever wake comes first takes the sleeper
+/// off both words, so a notify of `word` never goes to a sleeper that an interrupt already ended.
+/// `None` where the kernel has no `futex_waitv` (Linux before 5.16, or a seccomp profile that
+/// refuses it): the caller sleeps with [`wait`].
+pub fn wait_either(
+  word: &AtomicU32,
+  expected: u32,
+  interrupt: &AtomicU32,
+  timeout: Duration,
+) -> Option<io::Result<FutexWait>> {
+  if !has_waitv() {
+    return None;
+  }
+  // `futex_waitv` takes an absolute time on the clock it is given.
+  let now = rustix::time::clock_gettime(futex::ClockId::Monotonic);
+  let end = Duration::new(
+    now.tv_sec.try_into().unwrap_or(0),
+    now.tv_nsec.try_into().unwrap_or(0),
+  )
+  .saturating_add(timeout);
+  let deadline = rustix::fs::Timespec {
+    tv_sec: end.as_secs().try_into().unwrap_or(i64::MAX),
+    tv_nsec: end.subsec_nanos().into(),
+  };
+  let mut shared = futex::Wait::new();
+  shared.val = expected.into();
+  shared.uaddr = futex::WaitPtr::new(word.as_ptr().cast());
+  // Not private: keyed by the page, like every other wait and wake of a block's word.
+  shared.flags = futex::WaitFlags::SIZE_U32;
+  let mut own = futex::Wait::new();
+  own.uaddr = futex::WaitPtr::new(interrupt.as_ptr().cast());
+  own.flags = futex::WaitFlags::SIZE_U32 | futex::WaitFlags::PRIVATE;
+  let slept = futex::waitv(
+    &[shared, own],
+    futex::WaitvFlags::empty(),
+    Some(&deadline),
+    futex::ClockId::Monotonic,
+  );
+  Some(match slept {
+    Ok(0) => Ok(FutexWait::Woken),
+    Ok(_) => Ok(FutexWait::Interrupted),
+    // One of the two words differed when the kernel looked.
+    Err(Errno::AGAIN) if interrupt.load(Ordering::SeqCst) != 0 => Ok(FutexWait::Interrupted),
+    Err(Errno::AGAIN) => Ok(FutexWait::Changed),
+    Err(Errno::TIMEDOUT) => Ok(FutexWait::TimedOut),
+    Err(Errno::INTR) => Ok(FutexWait::Interrupted),
+    Err(e) => Err(e.into()),
+  })
+}
+
+/// Wakes every sleeper of `word`, a word private to this process (see [`wait_either`]).
+pub fn wake_private(word: &AtomicU32) {
+  // Nothing to do if it fails: the sleeper then ends at the end of its slice, as it would
+  // without `futex_waitv`.
+  let _ = futex::wake(word, futex::Flags::PRIVATE, i32::MAX as u32);
+}
+
+/// Whether this kernel lets a process wait on two words at once (`futex_waitv`), asked once: a
+/// wait on a private word that does not hold the value given answers at once, `EAGAIN` if the
+/// call exists.
+pub fn has_waitv() -> bool {
+  static HAS_WAITV: OnceLock<bool> = OnceLock::new();
+  *HAS_WAITV.get_or_init(|| {
+    let probe = AtomicU32::new(1);
+    let mut wait = futex::Wait::new();
+    wait.uaddr = futex::WaitPtr::new(probe.as_ptr().cast());
+    wait.flags = futex::WaitFlags::SIZE_U32 | futex::WaitFlags::PRIVATE;
+    let timeout = rustix::fs::Timespec {
+      tv_sec: 0,
+      tv_nsec: 0,
+    };
+    futex::waitv(
+      &[wait],
+      futex::WaitvFlags::empty(),
+      Some(&timeout),
+      futex::ClockId::Monotonic,
+    ) == Err(Errno::AGAIN)
+  })
 }

@@ -19,6 +19,8 @@ mod imp;
 #[path = "unsupported.rs"]
 mod imp;
 
+#[cfg(unix)]
+pub use imp::interrupt;
 pub use imp::{at_exit, exists, is_original_process, thread_budget, unlink, Segment, WatchedWord};
 
 /// Whether the thread that holds a lock lives: kernel-kept marks where the system has them.
@@ -156,17 +158,25 @@ impl SegmentWord {
     SegmentWord { segment, offset }
   }
 
-  /// [`Segment::wait`] on this word.
+  /// [`Segment::wait`] on this word; `interrupt` is looked at between sleeps (as `cancelled()`).
   pub fn wait(
     &self,
     expected: u32,
     deadline: Option<std::time::Instant>,
     cancelled: &dyn Fn() -> bool,
+    _interrupt: &AtomicU32,
   ) -> std::io::Result<WaitOutcome> {
     self
       .segment
       .wait(self.offset, expected, deadline, cancelled)
   }
+}
+
+/// Sets `word`, the interrupt of a waiter thread's wait ([`SegmentWord::wait`]), which it sees at
+/// the end of its sleep: nothing here ends one thread's sleep alone. (`unix.rs` has its own.)
+#[cfg(not(unix))]
+pub fn interrupt(word: &AtomicU32) {
+  word.store(1, std::sync::atomic::Ordering::SeqCst);
 }
 
 impl Segment {

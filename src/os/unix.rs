@@ -10,10 +10,11 @@ use rustix::mm::{mmap, mmap_anonymous, munmap, MapFlags, ProtFlags};
 use rustix::shm;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Instant;
 
 use super::owners::OwnerMarks;
+use super::watch::WAIT_SLICE;
 use super::{
   futex, next_slice, settled_before_sleep, Access, ForeignBlock, FutexWait, NotABlock, WaitOutcome,
 };
@@ -48,6 +49,10 @@ pub struct Segment {
   liveness: Mutex<Option<OwnedFd>>,
   /// Which lock owners live (see `owners_*.rs`); holds a descriptor of the object until released.
   owners: OwnerMarks,
+  /// How many of the segment's pages its waiter threads and the wait ring hold mapped again
+  /// ([`WatchedWord`]), and a signal for each one let go, which [`Segment::release`] waits for.
+  pages_again: Mutex<usize>,
+  page_let_go: Condvar,
 }
 
 /// The mark of a block whose creator holds a liveness lock: the sticky bit, which Linux ignores
@@ -190,6 +195,8 @@ impl Segment {
         identity,
         prot: ProtFlags::empty(),
         released: AtomicBool::new(false),
+        pages_again: Mutex::new(0),
+        page_let_go: Condvar::new(),
         being_created: false,
         liveness: Mutex::new(None),
         owners: OwnerMarks::new(fd, identity)?,
@@ -210,6 +217,8 @@ impl Segment {
       identity,
       prot,
       released: AtomicBool::new(false),
+      pages_again: Mutex::new(0),
+      page_let_go: Condvar::new(),
       being_created: false,
       liveness: Mutex::new(None),
       owners: OwnerMarks::new(fd, identity)?,
@@ -239,7 +248,7 @@ impl Segment {
     deadline: Option<Instant>,
     cancelled: &dyn Fn() -> bool,
   ) -> io::Result<WaitOutcome> {
-    wait_on(self.word(offset), expected, deadline, cancelled)
+    wait_on(self.word(offset), expected, deadline, cancelled, None)
   }
 
   /// Wakes up to `count` waiters (`u32::MAX`: all) on the word at `offset`, in every process;
@@ -280,13 +289,37 @@ impl Segment {
       )
     };
     match placed {
-      Ok(_) => Ok(()),
+      Ok(_) => {
+        self.await_pages_let_go();
+        Ok(())
+      }
       Err(e) => {
         // Nothing was replaced: the shared mapping stays until `Drop`, safe to use meanwhile.
         self.released.store(false, Ordering::Release);
         Err(e.into())
       }
     }
+  }
+
+  /// Waits until the waits of this segment have let go of the pages they mapped again, where an
+  /// interrupt ends their sleeps at once (`close()` cancelled and interrupted them just before):
+  /// those mappings hold the object, which would otherwise stay allocated after `close()`
+  /// returned, for up to a wait slice. Elsewhere they let go when their slice ends. Waits at
+  /// most one slice, whatever happens.
+  fn await_pages_let_go(&self) {
+    if !per_system::interrupts_end_sleeps() {
+      return;
+    }
+    let pages = self
+      .pages_again
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner);
+    drop(
+      self
+        .page_let_go
+        .wait_timeout_while(pages, WAIT_SLICE, |pages| *pages > 0)
+        .unwrap_or_else(PoisonError::into_inner),
+    );
   }
 
   /// Removes the name `os_name` if it still names this object; returns whether it did. A name
@@ -296,12 +329,14 @@ impl Segment {
   }
 }
 
-/// The wait loop of [`Segment::wait`] and [`WatchedWord::wait`], on `word`.
+/// The wait loop of [`Segment::wait`] and [`WatchedWord::wait`], on `word`; a waiter thread's
+/// sleeps also end at an [`interrupt`] of its `interrupt` word.
 fn wait_on(
   word: &AtomicU32,
   expected: u32,
   deadline: Option<Instant>,
   cancelled: &dyn Fn() -> bool,
+  interrupt: Option<&AtomicU32>,
 ) -> io::Result<WaitOutcome> {
   if let Some(outcome) = settled_before_sleep(word, expected, deadline) {
     return Ok(outcome);
@@ -313,7 +348,11 @@ fn wait_on(
     let Some(slice) = next_slice(deadline) else {
       return Ok(WaitOutcome::TimedOut);
     };
-    match futex::wait(word, expected, slice)? {
+    let slept = match interrupt {
+      Some(interrupt) => per_system::sleep(word, expected, interrupt, slice)?,
+      None => futex::wait(word, expected, slice)?,
+    };
+    match slept {
       FutexWait::Woken if cancelled() => {
         // A notify woke a waiter that no one waits for any more: hand the wake-up on, so
         // that it reaches a waiter that still counts.
@@ -347,6 +386,12 @@ impl WatchedWord {
     // Panics on a word outside the segment, before any mapping is made.
     segment.word(offset);
     let page = PageAgain::of(&segment, offset);
+    if page.is_some() {
+      *segment
+        .pages_again
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) += 1;
+    }
     WatchedWord {
       segment,
       offset,
@@ -361,15 +406,37 @@ impl WatchedWord {
     }
   }
 
-  /// [`Segment::wait`] on this word.
+  /// [`Segment::wait`] on this word, for a waiter thread: an [`interrupt`] of `interrupt` (a
+  /// word that starts at 0) ends its sleep, so that it sees `cancelled()` at once.
   pub fn wait(
     &self,
     expected: u32,
     deadline: Option<Instant>,
     cancelled: &dyn Fn() -> bool,
+    interrupt: &AtomicU32,
   ) -> io::Result<WaitOutcome> {
-    wait_on(self.word(), expected, deadline, cancelled)
+    wait_on(self.word(), expected, deadline, cancelled, Some(interrupt))
   }
+}
+
+impl Drop for WatchedWord {
+  fn drop(&mut self) {
+    if self.page.take().is_some() {
+      let mut pages = self
+        .segment
+        .pages_again
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+      *pages -= 1;
+      self.segment.page_let_go.notify_all();
+    }
+  }
+}
+
+/// Sets `word`, and ends the sleep of the waiter thread that watches it as its interrupt (see
+/// [`WatchedWord::wait`]) where the system can end one thread's sleep alone.
+pub fn interrupt(word: &AtomicU32) {
+  per_system::interrupt(word);
 }
 
 /// Removes the name `os_name` if it names the object `identity`; returns whether it did.

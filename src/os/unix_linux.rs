@@ -6,10 +6,12 @@ use std::ffi::c_void;
 use std::io;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use rustix::mm::{munmap, MapFlags};
 use rustix::shm;
 
+use super::super::{futex, FutexWait};
 use super::{identity_of, Segment};
 
 /// The identity of the object the name `os_name` names now, if any. The object is a file in
@@ -121,6 +123,30 @@ impl Drop for PageAgain {
     // into it outlives `self`. An error would mean an invalid range, which this is not.
     let _ = unsafe { munmap(self.page.as_ptr(), self.page_size) };
   }
+}
+
+/// One sleep of a waiter thread on `word` (see [`super::wait_on`]), which [`interrupt`] of
+/// `interrupt` ends at once where the kernel has `futex_waitv`, and otherwise the slice's end.
+pub(super) fn sleep(
+  word: &AtomicU32,
+  expected: u32,
+  interrupt: &AtomicU32,
+  slice: Duration,
+) -> io::Result<FutexWait> {
+  futex::wait_either(word, expected, interrupt, slice)
+    .unwrap_or_else(|| futex::wait(word, expected, slice))
+}
+
+/// Sets `interrupt` and ends the sleeps that watch it (see [`sleep`]).
+pub(super) fn interrupt(interrupt: &AtomicU32) {
+  interrupt.store(1, Ordering::SeqCst);
+  futex::wake_private(interrupt);
+}
+
+/// Whether [`interrupt`] ends a waiter thread's sleep at once, so that `close()` may wait for
+/// its waiters to let go of their pages ([`PageAgain`]).
+pub(super) fn interrupts_end_sleeps() -> bool {
+  futex::has_waitv()
 }
 
 #[cfg(test)]

@@ -4,12 +4,14 @@
 //! (docs/testing.md).
 
 use std::io;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use rustix::fs::fstat;
 use rustix::mm::MapFlags;
 use rustix::shm;
 
+use super::super::{futex, FutexWait};
 use super::{identity_of, Segment};
 
 /// The identity of the object the name `os_name` names now, if any. Shm names are not paths
@@ -49,6 +51,27 @@ impl PageAgain {
   pub(super) fn word(&self, _offset: usize) -> &AtomicU32 {
     match *self {}
   }
+}
+
+/// One sleep of a waiter thread on `word`: its slice, or a wake of `word`. Nothing here sleeps
+/// on two words at once, so `interrupt` is looked at only between sleeps.
+pub(super) fn sleep(
+  word: &AtomicU32,
+  expected: u32,
+  _interrupt: &AtomicU32,
+  slice: Duration,
+) -> io::Result<FutexWait> {
+  futex::wait(word, expected, slice)
+}
+
+/// Sets `interrupt`, which a waiter thread sees at the end of its sleep.
+pub(super) fn interrupt(interrupt: &AtomicU32) {
+  interrupt.store(1, Ordering::SeqCst);
+}
+
+/// No page is mapped again here ([`PageAgain`]), so `close()` has nothing to wait for.
+pub(super) fn interrupts_end_sleeps() -> bool {
+  false
 }
 
 /// macOS backs POSIX shm with anonymous memory and has no `fallocate`; there is no tmpfs size
