@@ -387,6 +387,21 @@ test('close() with waitAsync calls pending: the block leaves the process before 
   for (const wait of pending) await assert.rejects(wait, { code: 'ERR_SHM_CLOSED' })
 })
 
+test('close() right after waitAsync and lockAsync calls rejects every one with ERR_SHM_CLOSED', async () => {
+  // Their threads start while close() cancels them, some before, some after it: none may settle
+  // its own answer first ('ok' for a wait, 'timed-out' for a lock).
+  for (let round = 0; round < 100; round++) {
+    const memory = new SharedMemory(uniqueName('close-at-once'), { size: 8192 })
+    memory.lock(8) // held by this thread: its lockAsync waits for the unlock
+    const pending = [memory.waitAsync(0, 0), memory.waitAsync(4096, 0), memory.waitAsync(4100, 0, 60000), memory.lockAsync(8)]
+    if (round % 3 === 1) await new Promise(setImmediate)
+    if (round % 3 === 2) await sleep(1)
+    memory.close()
+    const results = await Promise.all(pending.map((call) => call.then((value) => `resolved ${value}`, (error) => error.code)))
+    assert.deepEqual(results, ['ERR_SHM_CLOSED', 'ERR_SHM_CLOSED', 'ERR_SHM_CLOSED', 'ERR_SHM_CLOSED'], `round ${round}`)
+  }
+})
+
 test('a waiter whose process is killed leaves nothing behind', async () => {
   const { memory } = block()
   const doomed = startChild('waiter.js', [memory.name, 'wait', '0', '0', '20000'])

@@ -163,12 +163,14 @@ impl AsyncWait {
   /// JS).
   fn cancel(&self, error: Option<ShmError>) {
     self.cancel.store(true, Ordering::SeqCst);
-    os::interrupt(&self.interrupt);
     match error {
       Some(error) => drop(self.settle(Err(error))),
       // Dropping the callback lets the event loop go.
       None => drop(self.settle.lock().unwrap_or_else(|e| e.into_inner()).take()),
     }
+    // Only now that the promise is settled: a thread woken earlier could settle it first, with
+    // what its wait ended as.
+    os::interrupt(&self.interrupt);
     self.cancel_in_ring();
   }
 
@@ -356,8 +358,14 @@ impl Job {
     let os_error = |e| ShmError::from_os(&self.name, e);
     match &self.work {
       Work::Wait { word, expected } => {
-        let result = word
-          .wait(*expected, self.deadline, &cancelled, &self.wait.interrupt)
+        let outcome = word.wait(*expected, self.deadline, &cancelled, &self.wait.interrupt);
+        // A cancelled wait is settled by its canceller (`close()`, or JS for an abort), never
+        // here: the cancel flag is set before the canceller settles, and a thread that saw it
+        // in between would settle first, with "ok".
+        if matches!(outcome, Ok(WaitOutcome::Cancelled)) {
+          return;
+        }
+        let result = outcome
           .map(|outcome| outcome_name(settled_later(outcome)).to_owned())
           .map_err(os_error);
         self.wait.settle(result);
@@ -385,6 +393,8 @@ impl Job {
               };
             }
           }
+          // Settled by its canceller, as a cancelled wait is (above).
+          Ok(Outcome::Cancelled) => {}
           Ok(outcome) => drop(self.wait.settle(Ok(outcome.name().to_owned()))),
           Err(e) => drop(self.wait.settle(Err(os_error(e)))),
         }
