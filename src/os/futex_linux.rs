@@ -2,7 +2,7 @@
 //! by the underlying page, so a wake in one process reaches waiters in every process that maps it.
 
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -34,8 +34,8 @@ pub fn wake(word: &AtomicU32, count: u32) -> io::Result<usize> {
 }
 
 /// Sleeps as [`wait`] does, and also ends when `interrupt`, a word private to this process that
-/// was 0, is set and woken by [`wake_private`]: then it answers `Interrupted`, and only a wake of
-/// `word` answers `Woken`. One `futex_waitv` on both: whichever wake comes first takes the sleeper
+/// was 0, is set and woken by [`wake_private`]: then it answers `Interrupted` (or `Changed`, when
+/// it was set before the sleep began), and only a wake of `word` answers `Woken`. One `futex_waitv` on both: whichever wake comes first takes the sleeper
 /// off both words, so a notify of `word` never goes to a sleeper that an interrupt already ended.
 /// `None` where the kernel has no `futex_waitv` (Linux before 5.16, or a seccomp profile that
 /// refuses it): the caller sleeps with [`wait`].
@@ -76,8 +76,9 @@ pub fn wait_either(
   Some(match slept {
     Ok(0) => Ok(FutexWait::Woken),
     Ok(_) => Ok(FutexWait::Interrupted),
-    // One of the two words differed when the kernel looked.
-    Err(Errno::AGAIN) if interrupt.load(Ordering::SeqCst) != 0 => Ok(FutexWait::Interrupted),
+    // One of the two words differed when the kernel looked: the block's word changed, or the
+    // interrupt was set before the sleep began. Either is `Changed`: an interrupt comes only
+    // once the wait is settled (see `AsyncWait::cancel`), so its waiter's answer goes nowhere.
     Err(Errno::AGAIN) => Ok(FutexWait::Changed),
     Err(Errno::TIMEDOUT) => Ok(FutexWait::TimedOut),
     Err(Errno::INTR) => Ok(FutexWait::Interrupted),
