@@ -159,8 +159,6 @@ pub fn size(value: &Unknown, what: &str) -> ShmResult<usize> {
   Ok(n as usize)
 }
 
-/// A number as messages show it: what the caller passed, `-0` included (Rust writes `-0`, where
-/// JS's `String(-0)` gives `0`).
 /// A number in an error message, as JavaScript shows it (`Infinity`, `1e+300`), but for `-0`,
 /// which stays `-0`: the sign is what makes it wrong where it is refused.
 pub fn display_number(n: f64) -> String {

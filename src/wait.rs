@@ -123,8 +123,8 @@ pub fn settle_callback(settle: &Unknown) -> ShmResult<Settle> {
 /// One `waitAsync` in flight, shared by the object that started it and the thread that waits.
 pub struct AsyncWait {
   cancel: AtomicBool,
-  /// Set with `cancel`, and the word whose wake ends a waiter thread's sleep at once
-  /// (`os::interrupt`), so that `close()` need not wait a slice for the thread to let go.
+  /// Set once a cancel has settled the promise: the word whose wake ends a waiter thread's sleep
+  /// at once (`os::interrupt`), so that `close()` need not wait a slice for the thread to let go.
   interrupt: AtomicU32,
   /// Taken by whoever settles first: the waiting thread or the ring, `close()`, or an abort.
   settle: Mutex<Option<Settle>>,

@@ -35,8 +35,9 @@ pub fn wake(word: &AtomicU32, count: u32) -> io::Result<usize> {
 
 /// Sleeps as [`wait`] does, and also ends when `interrupt`, a word private to this process that
 /// was 0, is set and woken by [`wake_private`]: then it answers `Interrupted` (or `Changed`, when
-/// it was set before the sleep began), and only a wake of `word` answers `Woken`. One `futex_waitv` on both: whichever wake comes first takes the sleeper
-/// off both words, so a notify of `word` never goes to a sleeper that an interrupt already ended.
+/// it was set before the sleep began), and only a wake of `word` answers `Woken`. One
+/// `futex_waitv` on both: whichever wake comes first takes the sleeper off both words, so a
+/// notify of `word` never goes to a sleeper that an interrupt already ended.
 /// `None` where the kernel has no `futex_waitv` (Linux before 5.16, or a seccomp profile that
 /// refuses it): the caller sleeps with [`wait`].
 pub fn wait_either(
