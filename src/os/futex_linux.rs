@@ -35,9 +35,9 @@ pub fn wake(word: &AtomicU32, count: u32) -> io::Result<usize> {
 
 /// Sleeps as [`wait`] does, and also ends when `interrupt`, a word private to this process that
 /// was 0, is set and woken by [`wake_private`]: then it answers `Interrupted` (or `Changed`, when
-/// it was set before the sleep began), and only a wake of `word` answers `Woken`. One
-/// `futex_waitv` on both: whichever wake comes first takes the sleeper off both words, so a
-/// notify of `word` never goes to a sleeper that an interrupt already ended.
+/// it was set before the sleep began). It answers `Woken` whenever a wake of `word` reached the
+/// sleeper, also when an interrupt came too: an interrupted sleeper stays queued on `word` until
+/// its thread runs again, so a notify may still pick it, and that wake-up must not be lost.
 /// `None` where the kernel has no `futex_waitv` (Linux before 5.16, or a seccomp profile that
 /// refuses it): the caller sleeps with [`wait`].
 pub fn wait_either(
@@ -68,15 +68,17 @@ pub fn wait_either(
   let mut own = futex::Wait::new();
   own.uaddr = futex::WaitPtr::new(interrupt.as_ptr().cast());
   own.flags = futex::WaitFlags::SIZE_U32 | futex::WaitFlags::PRIVATE;
+  // The kernel answers with the index of the *last* entry in the array that a wake reached: with
+  // the interrupt first, 1 means the block's word was woken, whether or not an interrupt came too.
   let slept = futex::waitv(
-    &[shared, own],
+    &[own, shared],
     futex::WaitvFlags::empty(),
     Some(&deadline),
     futex::ClockId::Monotonic,
   );
   Some(match slept {
-    Ok(0) => Ok(FutexWait::Woken),
-    Ok(_) => Ok(FutexWait::Interrupted),
+    Ok(0) => Ok(FutexWait::Interrupted),
+    Ok(_) => Ok(FutexWait::Woken),
     // One of the two words differed when the kernel looked: the block's word changed, or the
     // interrupt was set before the sleep began. Either is `Changed`: an interrupt comes only
     // once the wait is settled (see `AsyncWait::cancel`), so its waiter's answer goes nowhere.
