@@ -407,6 +407,34 @@ test('close() with waitAsync calls pending: the block leaves the process before 
   for (const wait of pending) await assert.rejects(wait, { code: 'ERR_SHM_CLOSED' })
 })
 
+/**
+ * Whether this kernel must let a waiter thread sleep in futex_waitv, judged without asking the
+ * addon: Linux 5.16 or later and no seccomp filter (which may refuse the call). A string says
+ * why it cannot be judged.
+ */
+function waitvExpected() {
+  if (!isLinux) return 'Linux only'
+  if (waitsInRing) return 'waitAsync takes no thread here: wait-threads.test.js runs this file with threads'
+  const [major, minor] = require('node:os').release().split('.').map(Number)
+  if (major < 5 || (major === 5 && minor < 16)) return `Linux ${major}.${minor} has no futex_waitv`
+  if (!/^Seccomp:\s*0$/m.test(fs.readFileSync('/proc/self/status', 'utf8'))) return 'a seccomp filter may refuse futex_waitv here'
+  return true
+}
+
+test('where the kernel has futex_waitv, waiter threads sleep in it, so that close() ends their sleeps at once', { skip: waitvExpected() !== true && waitvExpected() }, async () => {
+  // Without it a waiter thread sleeps in futex(2), and close() holds up the JS thread until the
+  // thread's slice ends (up to 250 ms) before the block's pages are given back.
+  const { memory } = block()
+  const pending = [memory.waitAsync(0, 0), memory.waitAsync(4, 0)]
+  await whenWaitersSleep(memory, 2)
+  // The system call each waiter thread is in: futex_waitv is 449 on x86_64 and arm64 (idle
+  // threads wait in futex(2), 202 or 98, on their queue's condition variable).
+  const calls = threadsNamed(process.pid, 'shared-memory-w').map((tid) => fs.readFileSync(`/proc/self/task/${tid}/syscall`, 'utf8').split(' ')[0])
+  memory.close()
+  for (const wait of pending) await assert.rejects(wait, { code: 'ERR_SHM_CLOSED' })
+  assert.equal(calls.filter((call) => call === '449').length, 2, `the waiter threads' system calls: ${calls}`)
+})
+
 test('close() right after waitAsync and lockAsync calls rejects every one with ERR_SHM_CLOSED', async () => {
   // Their threads start while close() cancels them, some before, some after it: none may settle
   // its own answer first ('ok' for a wait, 'timed-out' for a lock).
