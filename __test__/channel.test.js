@@ -662,6 +662,58 @@ test('a sender asleep on room held in place wakes once the holder is killed', { 
   assert.deepEqual(receiver.receive(0), Buffer.alloc(200, 2))
 })
 
+test('several sendAsync calls asleep on room held in place all go on at the slice where the first finds it freed', { skip: linuxOnly }, async (t) => {
+  // Nothing wakes them when the holder is killed: at the end of a slice one of them looks at the
+  // ring for all. It finds room and does not come back to wait, so the others look at once too,
+  // in the next turn of the event loop, not one per slice.
+  const { name, sender, receiver } = pair(t, 256)
+  sender.send(Buffer.alloc(200, 1))
+  const holder = startChild('channel-peer.js', [name, 'hold-in-place'])
+  await holder.next((m) => 'held' in m)
+  const sending = [1, 2, 3].map((fill) => sender.sendAsync(Buffer.alloc(40, fill), 10000)) // 40 bytes left: none fits
+  const raw = new SharedMemory(name, { create: false })
+  t.after(() => raw.close())
+  while (raw.view.readInt32LE(388) !== 3) await new Promise((resolve) => setTimeout(resolve, 5)) // senders waiting
+  await whenAnyThreadSleepsOn(sender)
+  const settled = []
+  sending.forEach((pending, index) => pending.then(() => settled.push(index)))
+  holder.child.kill('SIGKILL')
+  await holder.exited
+  await Promise.race(sending)
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(settled.length, 3, `${settled.length} of the 3 calls went on at the slice where the first did`)
+  assert.deepEqual(await Promise.all(sending), [true, true, true])
+  assert.deepEqual([1, 2, 3].map(() => receiver.receive(0)), [1, 2, 3].map((fill) => Buffer.alloc(40, fill)))
+})
+
+test('messages published with no wake-up reach every pending receiveAsync at the slice where the first is found', { skip: linuxOnly }, async (t) => {
+  // As a sender killed between publishing and waking leaves them. At the end of a slice one call
+  // looks at the ring for all; it takes a message and does not come back to wait, so the others
+  // look at once too, in the next turn of the event loop, not one per slice.
+  const { name, receiver } = pair(t, 1024)
+  const pending = [0, 1, 2].map(() => receiver.receiveAsync(10000))
+  const raw = new SharedMemory(name, { create: false })
+  t.after(() => raw.close())
+  const words = new Int32Array(raw.view.buffer, raw.view.byteOffset, raw.view.length >> 2)
+  while (Atomics.load(words, 81) !== 3) await new Promise((resolve) => setTimeout(resolve, 5)) // receivers waiting
+  await whenAnyThreadSleepsOn(receiver)
+  // Three 16-byte frames where a sender writes them (the data area starts at byte 512; a
+  // header is size, kind 2 for bytes, and a free claim), then WRITE past them: no bump, no notify.
+  for (let i = 0; i < 3; i++) {
+    const at = 512 + 32 * i
+    raw.view.writeUInt32LE(16, at)
+    raw.view.writeUInt32LE(2, at + 4)
+    raw.view.fill(i + 1, at + 16, at + 32)
+  }
+  Atomics.store(words, 32, 96)
+  const settled = []
+  for (const receiving of pending) receiving.then((message) => settled.push(message))
+  await Promise.race(pending)
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(settled.length, 3, `${settled.length} of the 3 calls got a message at the slice where the first did`)
+  assert.deepEqual(await Promise.all(pending), [1, 2, 3].map((fill) => Buffer.alloc(16, fill)))
+})
+
 test('close() with calls still waiting leaves the waiting counts as they were', { skip: supported !== true && supported }, async (t) => {
   const { name, sender } = pair(t, 48)
   const raw = new SharedMemory(name, { create: false })

@@ -544,46 +544,97 @@ class Channel {
   #sharedWait(index, value, deadline, signal) {
     if (signal?.aborted) return Promise.reject(errors.abortError(signal))
     const key = index * 2 ** 32 + (value >>> 0)
-    let shared = this.#waits.get(key)
-    if (shared === undefined) {
-      const controller = new AbortController()
-      // A slice at most (SLICE_MS): then every call sharing it looks at the ring again.
-      shared = { controller, users: 0, settled: waitAsync.call(this.#memory, index * 4, value, SLICE_MS, controller.signal) }
-      const forget = () => {
-        if (this.#waits.get(key) === shared) this.#waits.delete(key)
-      }
-      shared.settled.then(forget, forget)
-      this.#waits.set(key, shared)
-    }
-    const wait = shared
-    wait.users++
+    const shared = this.#sharedWaitOf(key, index, value)
+    shared.looking = false
     return new Promise((resolve, reject) => {
-      let done = false
       let timer
       let onAbort
-      const leave = () => {
-        if (done) return false
-        done = true
+      // Called once, by the shared wait or by leave(), which take it out of the users first.
+      const user = (error, woke) => {
         clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
-        // The last one to leave early stops the thread.
-        if (--wait.users === 0 && this.#waits.get(key) === wait) {
-          this.#waits.delete(key)
-          wait.controller.abort()
-        }
-        return true
+        if (error) reject(error)
+        else resolve(woke)
       }
-      wait.settled.then(
-        (result) => leave() && resolve(result !== 'timed-out' || now() < deadline),
-        (error) => leave() && reject(error),
-      )
+      user.deadline = deadline
+      const leave = (error, woke) => {
+        if (!shared.users.delete(user)) return
+        // The last one to leave early stops the thread.
+        if (shared.users.size === 0) {
+          this.#forget(key, shared)
+          shared.controller.abort()
+        }
+        user(error, woke)
+      }
+      shared.users.add(user)
       // Where Node keeps a timer that long; a longer wait ends at the end of a slice.
-      if (deadline - now() <= MAX_TIMER_MS) timer = setTimeout(() => leave() && resolve(false), Math.max(0, deadline - now()))
+      if (deadline - now() <= MAX_TIMER_MS) timer = setTimeout(() => leave(null, false), Math.max(0, deadline - now()))
       if (signal) {
-        onAbort = () => leave() && reject(errors.abortError(signal))
+        onAbort = () => leave(errors.abortError(signal))
         signal.addEventListener('abort', onAbort, { once: true })
       }
     })
+  }
+
+  /**
+   * The shared wait of #sharedWait for word `index` to leave `value` (`key`), started if none
+   * runs: its users, each a callback of one call, in the order they came. It sleeps a slice at
+   * most (SLICE_MS). A slice that ends with no wake-up wakes one call only, the one that has
+   * waited longest, to look at the ring again for all of them (a peer may have died before it
+   * woke them), and the others sleep on: idle calls cost one look per slice, not one each
+   * (10,000 pending receiveAsync calls took half a core when each looked). Where that call does
+   * not come back to wait for the same value before the event loop's next turn, it found the
+   * ring changed (or could not look at once): then every call looks.
+   */
+  #sharedWaitOf(key, index, value) {
+    const running = this.#waits.get(key)
+    if (running !== undefined) return running
+    const shared = { users: new Set(), controller: null, looking: false }
+    const settleAll = (error, woke) => {
+      this.#forget(key, shared)
+      shared.looking = false
+      const users = [...shared.users]
+      shared.users.clear()
+      for (const user of users) user(error, woke)
+    }
+    const sleep = () => {
+      shared.controller = new AbortController()
+      waitAsync.call(this.#memory, index * 4, value, SLICE_MS, shared.controller.signal).then((result) => {
+        if (shared.users.size === 0) return // every call left, and stopped it
+        if (result !== 'timed-out') return settleAll(null, true)
+        // Those whose deadline has passed end (those with a timer usually ended at it already).
+        const at = now()
+        for (const user of shared.users) {
+          if (at >= user.deadline) {
+            shared.users.delete(user)
+            user(null, false)
+          }
+        }
+        const [longest] = shared.users
+        if (longest === undefined) return this.#forget(key, shared)
+        shared.users.delete(longest)
+        if (shared.users.size === 0) {
+          this.#forget(key, shared)
+        } else {
+          sleep()
+          shared.looking = true // until a call waits here again (#sharedWait)
+          setImmediate(() => {
+            if (!shared.looking || shared.users.size === 0) return
+            shared.controller.abort()
+            settleAll(null, true)
+          })
+        }
+        longest(null, true)
+      }, settleAll)
+    }
+    this.#waits.set(key, shared)
+    sleep()
+    return shared
+  }
+
+  /** Takes shared wait `shared` out of #waits, where it still is under `key`. */
+  #forget(key, shared) {
+    if (this.#waits.get(key) === shared) this.#waits.delete(key)
   }
 
   /**
