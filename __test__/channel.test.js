@@ -686,6 +686,15 @@ test('several sendAsync calls asleep on room held in place all go on at the slic
   assert.deepEqual([1, 2, 3].map(() => receiver.receive(0)), [1, 2, 3].map((fill) => Buffer.alloc(40, fill)))
 })
 
+test('idle receiveAsync calls of one channel object look at the ring once per slice between them, not once each', { skip: supported !== true && supported }, async () => {
+  // At the end of a 100 ms slice with no wake-up only one of them looks, for all: 1,000 idle
+  // calls that each looked took about 10,000 looks a second (half a core for 10,000 calls).
+  const child = startChild('channel-idle-looks.js', [])
+  const { looks, slices } = await child.next((m) => 'looks' in m)
+  assert.ok(slices >= 9, `the fixture waited ${slices} slices`)
+  assert.ok(looks >= 1 && looks < 200, `${looks} looks at the ring in ${slices.toFixed(1)} slices`)
+})
+
 test('messages published with no wake-up reach every pending receiveAsync at the slice where the first is found', { skip: linuxOnly }, async (t) => {
   // As a sender killed between publishing and waking leaves them. At the end of a slice one call
   // looks at the ring for all; it takes a message and does not come back to wait, so the others
