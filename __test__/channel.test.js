@@ -721,6 +721,13 @@ test('messages published with no wake-up reach every pending receiveAsync at the
   for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
   assert.equal(settled.length, 3, `${settled.length} of the 3 calls got a message at the slice where the first did`)
   assert.deepEqual(await Promise.all(pending), [1, 2, 3].map((fill) => Buffer.alloc(16, fill)))
+  // The word is as it was: a call that waits for it now gets a wait that a send still wakes.
+  const later = receiver.receiveAsync(10000)
+  await whenAnyThreadSleepsOn(receiver)
+  const peer = new Channel(name, { create: false })
+  t.after(() => peer.close())
+  peer.send('after')
+  assert.equal(await later, 'after')
 })
 
 test('close() with calls still waiting leaves the waiting counts as they were', { skip: supported !== true && supported }, async (t) => {

@@ -600,7 +600,7 @@ class Channel {
     const sleep = () => {
       shared.controller = new AbortController()
       waitAsync.call(this.#memory, index * 4, value, SLICE_MS, shared.controller.signal).then((result) => {
-        if (shared.users.size === 0) return // every call left, and stopped it
+        if (shared.users.size === 0) return this.#forget(key, shared) // every call left
         if (result !== 'timed-out') return settleAll(null, true)
         // Those whose deadline has passed end (those with a timer usually ended at it already).
         const at = now()
