@@ -730,6 +730,47 @@ test('messages published with no wake-up reach every pending receiveAsync at the
   assert.equal(await later, 'after')
 })
 
+test('a call that comes to wait while the one sent to look is away does not keep the others asleep', { skip: linuxOnly }, async (t) => {
+  // As a receiver that, given its message, asks for the next one at once: the new call finds
+  // nothing and waits, then a message comes with no wake-up (its sender killed before it woke
+  // anyone). The call sent to look did not come back, so the others look in the next turn.
+  const { name, receiver } = pair(t, 1024)
+  const pending = [0, 1, 2].map(() => receiver.receiveAsync(10000))
+  const raw = new SharedMemory(name, { create: false })
+  t.after(() => raw.close())
+  const words = new Int32Array(raw.view.buffer, raw.view.byteOffset, raw.view.length >> 2)
+  while (Atomics.load(words, 81) !== 3) await new Promise((resolve) => setTimeout(resolve, 5)) // receivers waiting
+  await whenAnyThreadSleepsOn(receiver)
+  const publish = (i) => {
+    // A 16-byte frame as a sender writes it (data from byte 512; size, kind 2, a free claim), then WRITE.
+    const at = 512 + 32 * i
+    raw.view.writeUInt32LE(16, at)
+    raw.view.writeUInt32LE(2, at + 4)
+    raw.view.fill(i + 1, at + 16, at + 32)
+    Atomics.store(words, 32, 32 * (i + 1))
+  }
+  let next
+  const settled = []
+  for (const receiving of pending) {
+    receiving.then((message) => {
+      settled.push(message)
+      if (settled.length !== 1) return
+      next = receiver.receiveAsync(10000) // finds nothing, and waits with the others
+      publish(1)
+    })
+  }
+  publish(0)
+  await Promise.race(pending)
+  for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(settled.length, 2, `${settled.length} calls had a message before the next slice`)
+  assert.deepEqual(settled, [1, 2].map((fill) => Buffer.alloc(16, fill)))
+  publish(2)
+  Atomics.store(words, 80, Atomics.load(words, 80) + 1) // the data sequence, then a notify: a sender's wake-up
+  raw.notify(320)
+  const rest = await Promise.all([...pending, next])
+  assert.equal(rest.filter((message) => Buffer.isBuffer(message) && message[0] === 3).length, 1)
+})
+
 test('close() with calls still waiting leaves the waiting counts as they were', { skip: supported !== true && supported }, async (t) => {
   const { name, sender } = pair(t, 48)
   const raw = new SharedMemory(name, { create: false })

@@ -496,7 +496,7 @@ class Channel {
           if (result === 'busy') result = await lockAsync.call(memory, where, remaining(deadline), signal)
           done = result !== 'timed-out'
         } else if (what === WAIT) {
-          done = await this.#sharedWait(where, value, deadline, signal)
+          done = await this.#sharedWait(where, value, deadline, signal, steps)
         } else {
           spin(this.#words, where, value, ASYNC_SPIN_MS)
         }
@@ -539,13 +539,15 @@ class Channel {
    * of this handle that waits for the same: one waiter thread (src/wait.rs) however many
    * receiveAsync or sendAsync calls wait. Exact, because the channel never notifies without
    * changing the word first: whoever wakes only looks at the ring again. True when the word
-   * changed or was notified, or a slice ended before `deadline`; false at `deadline`.
+   * changed or was notified, or a slice ended before `deadline`; false at `deadline`. `caller`
+   * names the call (its steps), so that the shared wait knows when the call it sent to look
+   * comes back.
    */
-  #sharedWait(index, value, deadline, signal) {
+  #sharedWait(index, value, deadline, signal, caller) {
     if (signal?.aborted) return Promise.reject(errors.abortError(signal))
     const key = index * 2 ** 32 + (value >>> 0)
     const shared = this.#sharedWaitOf(key, index, value)
-    shared.looking = false
+    if (shared.looking === caller) shared.looking = null
     return new Promise((resolve, reject) => {
       let timer
       let onAbort
@@ -557,6 +559,7 @@ class Channel {
         else resolve(woke)
       }
       user.deadline = deadline
+      user.owner = caller
       const leave = (error, woke) => {
         if (!shared.users.delete(user)) return
         // The last one to leave early stops the thread.
@@ -584,15 +587,16 @@ class Channel {
    * woke them), and the others sleep on: idle calls cost one look per slice, not one each
    * (10,000 pending receiveAsync calls took half a core when each looked). Where that call does
    * not come back to wait for the same value before the event loop's next turn, it found the
-   * ring changed (or could not look at once): then every call looks.
+   * ring changed (or could not look at once): then every call looks. Only that call's return
+   * counts: a new call that comes to wait meanwhile looked for itself, and more may come after.
    */
   #sharedWaitOf(key, index, value) {
     const running = this.#waits.get(key)
     if (running !== undefined) return running
-    const shared = { users: new Set(), controller: null, looking: false }
+    const shared = { users: new Set(), controller: null, looking: null }
     const settleAll = (error, woke) => {
       this.#forget(key, shared)
-      shared.looking = false
+      shared.looking = null
       const users = [...shared.users]
       shared.users.clear()
       for (const user of users) user(error, woke)
@@ -617,9 +621,9 @@ class Channel {
           this.#forget(key, shared)
         } else {
           sleep()
-          shared.looking = true // until a call waits here again (#sharedWait)
+          shared.looking = longest.owner // until it waits here again (#sharedWait)
           setImmediate(() => {
-            if (!shared.looking || shared.users.size === 0) return
+            if (shared.looking === null || shared.users.size === 0) return
             shared.controller.abort()
             settleAll(null, true)
           })
