@@ -695,10 +695,13 @@ test('idle receiveAsync calls of one channel object look at the ring once per sl
   assert.ok(looks >= 1 && looks < 200, `${looks} looks at the ring in ${slices.toFixed(1)} slices`)
 })
 
-test('messages published with no wake-up reach every pending receiveAsync at the slice where the first is found', { skip: linuxOnly }, async (t) => {
-  // As a sender killed between publishing and waking leaves them. At the end of a slice one call
-  // looks at the ring for all; it takes a message and does not come back to wait, so the others
-  // look at once too, in the next turn of the event loop, not one per slice.
+/**
+ * Three receiveAsync calls of one channel object asleep on its data word, counted waiting, and
+ * `publish(i)`: writes frame i (16 bytes of i + 1) where a sender writes it, then WRITE past it,
+ * with no bump and no notify, as a sender killed between publishing and waking leaves it (the
+ * data area starts at byte 512; a header is size, kind 2 for bytes, and a free claim).
+ */
+async function asleepReceivers(t) {
   const { name, receiver } = pair(t, 1024)
   const pending = [0, 1, 2].map(() => receiver.receiveAsync(10000))
   const raw = new SharedMemory(name, { create: false })
@@ -706,15 +709,22 @@ test('messages published with no wake-up reach every pending receiveAsync at the
   const words = new Int32Array(raw.view.buffer, raw.view.byteOffset, raw.view.length >> 2)
   while (Atomics.load(words, 81) !== 3) await new Promise((resolve) => setTimeout(resolve, 5)) // receivers waiting
   await whenAnyThreadSleepsOn(receiver)
-  // Three 16-byte frames where a sender writes them (the data area starts at byte 512; a
-  // header is size, kind 2 for bytes, and a free claim), then WRITE past them: no bump, no notify.
-  for (let i = 0; i < 3; i++) {
+  const publish = (i) => {
     const at = 512 + 32 * i
     raw.view.writeUInt32LE(16, at)
     raw.view.writeUInt32LE(2, at + 4)
     raw.view.fill(i + 1, at + 16, at + 32)
+    Atomics.store(words, 32, 32 * (i + 1))
   }
-  Atomics.store(words, 32, 96)
+  return { name, receiver, pending, raw, words, publish }
+}
+
+test('messages published with no wake-up reach every pending receiveAsync at the slice where the first is found', { skip: linuxOnly }, async (t) => {
+  // As a sender killed between publishing and waking leaves them. At the end of a slice one call
+  // looks at the ring for all; it takes a message and does not come back to wait, so the others
+  // look at once too, in the next turn of the event loop, not one per slice.
+  const { name, receiver, pending, publish } = await asleepReceivers(t)
+  for (let i = 0; i < 3; i++) publish(i)
   const settled = []
   for (const receiving of pending) receiving.then((message) => settled.push(message))
   await Promise.race(pending)
@@ -734,21 +744,7 @@ test('a call that comes to wait while the one sent to look is away does not keep
   // As a receiver that, given its message, asks for the next one at once: the new call finds
   // nothing and waits, then a message comes with no wake-up (its sender killed before it woke
   // anyone). The call sent to look did not come back, so the others look in the next turn.
-  const { name, receiver } = pair(t, 1024)
-  const pending = [0, 1, 2].map(() => receiver.receiveAsync(10000))
-  const raw = new SharedMemory(name, { create: false })
-  t.after(() => raw.close())
-  const words = new Int32Array(raw.view.buffer, raw.view.byteOffset, raw.view.length >> 2)
-  while (Atomics.load(words, 81) !== 3) await new Promise((resolve) => setTimeout(resolve, 5)) // receivers waiting
-  await whenAnyThreadSleepsOn(receiver)
-  const publish = (i) => {
-    // A 16-byte frame as a sender writes it (data from byte 512; size, kind 2, a free claim), then WRITE.
-    const at = 512 + 32 * i
-    raw.view.writeUInt32LE(16, at)
-    raw.view.writeUInt32LE(2, at + 4)
-    raw.view.fill(i + 1, at + 16, at + 32)
-    Atomics.store(words, 32, 32 * (i + 1))
-  }
+  const { receiver, pending, raw, words, publish } = await asleepReceivers(t)
   let next
   const settled = []
   for (const receiving of pending) {
