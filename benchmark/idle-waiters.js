@@ -9,6 +9,7 @@
 //   node benchmark/idle-waiters.js [rounds]
 
 const { fork } = require('node:child_process')
+const { median } = require('./harness')
 
 const SECONDS = 2
 
@@ -43,7 +44,6 @@ if (process.argv[2] === '--child') {
     for (let round = 0; round < rounds; round++) {
       for (const pending of [1, 10000]) shares[pending].push(await run(pending))
     }
-    const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1]
     for (const pending of [1, 10000]) {
       console.log(`${String(pending).padStart(6)} pending receiveAsync: ${(median(shares[pending]) * 100).toFixed(1)} % of a core (median of ${rounds} rounds of ${SECONDS} s)`)
     }
